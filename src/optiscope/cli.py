@@ -1,0 +1,243 @@
+"""The ``optiscope`` command: one sub-command per user task.
+
+Each command parses its arguments into a spec, calls one library function, and reports. Errors a
+user can cause become one line on stderr and exit code 2; anything else is a bug: exit code 1.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from optiscope.errors import OptiscopeError, SpecError
+
+app = typer.Typer(
+    name="optiscope",
+    help="See and measure how optimization algorithms behave.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+optimizers_app = typer.Typer(help="The optimizer registry.", no_args_is_help=True)
+surfaces_app = typer.Typer(help="The 2-D test surfaces.", no_args_is_help=True)
+app.add_typer(optimizers_app, name="optimizers")
+app.add_typer(surfaces_app, name="surfaces")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(message.replace("\n", " "), err=True)
+    raise typer.Exit(code)
+
+
+def handles_errors(command: F) -> F:
+    """Turn library errors into one stderr line + exit 2, and bugs into exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except OptiscopeError as error:
+            _fail(f"error: {error}", 2)
+        except Exception as error:  # a bug: say so, and show the traceback on request
+            if os.environ.get("OPTISCOPE_DEBUG"):
+                raise
+            _fail(
+                f"internal error ({type(error).__name__}): {error}. Set OPTISCOPE_DEBUG=1 for the traceback.",
+                1,
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on a terminal; nothing when stderr is not a TTY."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def _parse_point(text: str) -> tuple[float, float]:
+    from optiscope.spec_syntax import parse_value
+
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise SpecError(f"a start point is 'X,Y', got {text!r}")
+    values = [parse_value(part) for part in parts]
+    if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in values):
+        raise SpecError(f"a start point is two numbers 'X,Y', got {text!r}")
+    return float(values[0]), float(values[1])
+
+
+def _parse_grid(text: str) -> int:
+    size = text.lower().split("x")
+    if len(size) != 2 or size[0] != size[1] or not size[0].isdigit():
+        raise SpecError(f"--starts takes a square grid like 20x20, got {text!r}")
+    return int(size[0])
+
+
+@optimizers_app.command("list")
+@handles_errors
+def optimizers_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (stable, documented in the README).")
+    ] = False,
+) -> None:
+    """List every optimizer: name, aliases, source, defaults, tags and formula notes."""
+    from optiscope.optimizers import list_entries
+
+    entries = [entry.describe() for entry in list_entries()]
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2, default=str))
+        return
+    for entry in entries:
+        aliases = f" (aliases: {', '.join(entry['aliases'])})" if entry["aliases"] else ""
+        tags = f" [{', '.join(entry['tags'])}]" if entry.get("tags") else ""
+        typer.echo(f"{entry['name']}{aliases}  source={entry['source']}{tags}")
+        typer.echo(f"    defaults: {entry['defaults']}")
+        if entry.get("notes"):
+            typer.echo(f"    notes: {entry['notes']}")
+        if entry.get("conformance_exception"):
+            typer.echo(f"    exception: {entry['conformance_exception']}")
+
+
+@surfaces_app.command("list")
+@handles_errors
+def surfaces_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON (stable, documented in the README).")
+    ] = False,
+) -> None:
+    """List every surface: name, formula, domain, start point and known minima."""
+    from optiscope.surfaces import list_surfaces
+
+    described = [surface.describe() for surface in list_surfaces()]
+    if as_json:
+        typer.echo(json.dumps(described, indent=2))
+        return
+    for surface in described:
+        typer.echo(f"{surface['name']}: {surface['formula']}")
+        typer.echo(f"    domain {surface['domain']}, start {surface['start']}, minima {surface['minima']}")
+
+
+@app.command()
+@handles_errors
+def paths(
+    surface: Annotated[
+        str,
+        typer.Argument(
+            help="Surface name or spec ('f4', 'ill_conditioned:condition=50') "
+            "or an expression ('x**2 + 10*sin(y)')."
+        ),
+    ],
+    opt: Annotated[
+        list[str],
+        typer.Option("--opt", help="Optimizer spec, repeatable: 'adam:lr=0.1,betas=(0.9,0.99)'."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    start: Annotated[
+        list[str] | None,
+        typer.Option("--start", help="Start point 'X,Y' (repeatable). Default: the surface's own."),
+    ] = None,
+    starts: Annotated[
+        str | None,
+        typer.Option("--starts", help="A grid of starts over the domain, e.g. 50x50 (draws basin maps)."),
+    ] = None,
+    steps: Annotated[int, typer.Option(help="Optimizer steps per run.")] = 100,
+    noise: Annotated[
+        str | None,
+        typer.Option(help="Surface noise: lookup (seed 004, no gradient), smooth (felt), none."),
+    ] = None,
+    grad_noise: Annotated[float, typer.Option(help="Std of Gaussian noise added to every gradient.")] = 0.0,
+    tol: Annotated[float, typer.Option(help="Gradient norm at which a run counts as converged.")] = 1e-8,
+    seed: Annotated[int, typer.Option(help="Seed for noise, mini-batches and stochastic optimizers.")] = 0,
+    dtype: Annotated[str, typer.Option(help="float64 or float32.")] = "float64",
+    loop: Annotated[
+        bool, typer.Option("--loop", help="Run one optimizer per start (the reference loop).")
+    ] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this run.")] = False,
+) -> None:
+    """Run optimizers on a 2-D surface; store paths.parquet, runs.parquet and figures in OUT."""
+    from optiscope.experiments.paths_study import PathsStudy, run_paths_study
+
+    if start and starts:
+        raise SpecError("give --start or --starts, not both")
+    surface_spec = surface if noise is None else f"{surface}{',' if ':' in surface else ':'}noise={noise}"
+    study = PathsStudy.build(
+        surface=surface_spec,
+        optimizers=tuple(opt),
+        starts=tuple(_parse_point(text) for text in start) if start else None,
+        start_grid=_parse_grid(starts) if starts else None,
+        steps=steps,
+        tol=tol,
+        grad_noise=grad_noise,
+        seed=seed,
+        dtype=dtype,
+        batched=not loop,
+    )
+    with _progress("paths") as progress:
+        result = run_paths_study(study, out, force=force, progress=progress)
+    if result.cached:
+        typer.echo(f"cached: {out} already holds this run; nothing recomputed (--force recomputes)")
+    _print_runs(result.paths)
+    typer.echo(f"run directory: {result.run_dir.path}")
+
+
+def _print_runs(paths: Any) -> None:
+    frame = paths.runs_frame()
+    summary = frame.groupby("spec", sort=False).agg(
+        runs=("run", "size"),
+        converged=("status", lambda s: int((s == "converged").sum())),
+        diverged=("status", lambda s: int((s == "diverged").sum())),
+        median_final_loss=("final_loss", "median"),
+    )
+    typer.echo(summary.to_string())
+
+
+@app.command()
+@handles_errors
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the demo's runs.")] = Path(
+        "optiscope-demo"
+    ),
+    quick: Annotated[bool, typer.Option("--quick", help="A smaller demo (under 20 s).")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this demo.")] = False,
+) -> None:
+    """The seed optimizers on the seed surfaces, offline: a run directory with its figures."""
+    from optiscope.experiments.demo import run_demo
+
+    with _progress("demo") as progress:
+        result = run_demo(out, quick=quick, force=force, progress=progress)
+    for line in result.summary_lines():
+        typer.echo(line)
+    typer.echo(f"demo written to: {result.run_dir.path.resolve()}")
+
+
+def main() -> None:
+    """Console entry point."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

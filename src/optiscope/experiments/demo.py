@@ -1,0 +1,119 @@
+"""``optiscope demo``: the seeds' optimizers on the seeds' surfaces, offline, on embedded defaults."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from optiscope.experiments.paths_study import PathsStudy, StudyResult, run_paths_study
+from optiscope.store import RunDir
+
+__all__ = ["DemoResult", "demo_studies", "run_demo"]
+
+# Seed 004's line-up (its TensorFlow learning rates; momentum 0.9 for NAG as there).
+SEED004_OPTIMIZERS = (
+    "sgd:lr=10",
+    "nag:lr=10,momentum=0.9",
+    "rmsprop:lr=1",
+    "adagrad:lr=10",
+    "adam:lr=1",
+    "adamax:lr=1",
+    "nadam:lr=1",
+    "lion:lr=1",
+    "lamb:lr=1",
+    "ftrl:lr=1",
+)
+# Seed 002's three optimizers on its pathological curvature, from (7, 7).
+SEED002_OPTIMIZERS = ("sgd:lr=10", "momentum:lr=10,momentum=0.9", "adam:lr=1")
+# Seed 003's regression comparison at learning rate 0.1.
+SEED003_OPTIMIZERS = ("sgd:lr=0.1", "momentum:lr=0.1,momentum=0.9", "adam:lr=0.1", "lamb:lr=0.1")
+
+
+def demo_studies(quick: bool) -> dict[str, PathsStudy]:
+    """The demo's studies by folder name; ``quick`` keeps a few small ones (for tests and CI)."""
+    studies: dict[str, PathsStudy] = {
+        "seed002-pathological": PathsStudy.build(
+            surface="pathological", optimizers=SEED002_OPTIMIZERS, steps=50 if quick else 1000
+        ),
+    }
+    surfaces = ("f0", "f4") if quick else ("f0", "f1", "f2", "f3", "f4", "f5")
+    for name in surfaces:
+        studies[f"seed004-{name}"] = PathsStudy.build(
+            surface=f"{name}:noise=lookup", optimizers=SEED004_OPTIMIZERS, steps=100
+        )
+    studies["seed003-regression-mse"] = PathsStudy.build(
+        surface="regression_mse", optimizers=SEED003_OPTIMIZERS, steps=50 if quick else 200
+    )
+    studies["basins-himmelblau"] = PathsStudy.build(
+        surface="himmelblau",
+        optimizers=("sgd:lr=0.01", "momentum:lr=0.01,momentum=0.9", "adam:lr=0.1"),
+        start_grid=12 if quick else 40,
+        steps=100 if quick else 300,
+        tol=1e-6,
+    )
+    if not quick:
+        studies["rosenbrock"] = PathsStudy.build(
+            surface="rosenbrock",
+            optimizers=(
+                "sgd:lr=0.001",
+                "nag:lr=0.001,momentum=0.9",
+                "adam:lr=0.05",
+                "rmsprop:lr=0.005",
+                "lion:lr=0.01",
+            ),
+            steps=1000,
+        )
+    return studies
+
+
+@dataclass
+class DemoResult:
+    """The demo's run directory and the studies inside it."""
+
+    run_dir: RunDir
+    studies: dict[str, StudyResult] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def summary_lines(self) -> list[str]:
+        """One line per study: where it is and how its runs ended."""
+        lines = []
+        for name, result in self.studies.items():
+            status = result.paths.status
+            counts = ", ".join(f"{status.count(kind)} {kind}" for kind in sorted(set(status)))
+            note = " (cached)" if result.cached else ""
+            lines.append(f"{name}: {result.paths.n_runs} runs ({counts}){note} -> {result.run_dir.path}")
+        return lines
+
+
+def run_demo(
+    out: str | Path,
+    *,
+    quick: bool = False,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """Run every demo study into a sub-folder of ``out``; finished studies are reused."""
+    studies = demo_studies(quick)
+    spec = {
+        "quick": quick,
+        "studies": {name: study.model_dump(mode="json") for name, study in studies.items()},
+    }
+    run_dir = RunDir.open(out, kind="demo", spec=spec, force=force)
+    began = time.perf_counter()
+    result = DemoResult(run_dir)
+    try:
+        for index, (name, study) in enumerate(studies.items()):
+            result.studies[name] = run_paths_study(study, Path(out) / name, force=force)
+            if progress is not None:
+                progress(index + 1, len(studies))
+        result.seconds = time.perf_counter() - began
+        if not run_dir.cached:
+            run_dir.record_timing("demo", result.seconds)
+            run_dir.complete(studies=list(studies))
+    except BaseException as error:
+        if not run_dir.cached:
+            run_dir.fail(f"{type(error).__name__}: {error}")
+        raise
+    return result

@@ -1,0 +1,233 @@
+"""A paths study: optimizers on a surface, from a spec to a finished run directory.
+
+spec (``PathsStudy``) -> compute (one unit per optimizer config and chunk of starts) -> store
+(units, ``paths.parquet``, ``runs.parquet``, the surface grid) -> render (figures).
+A killed study resumes from its finished units; a finished one is a cache hit.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from optiscope.errors import SpecError
+from optiscope.optimizers import parse_spec
+from optiscope.paths import EngineOptions, PathSet, assemble, basin_maps, run_block, start_grid
+from optiscope.store import RunDir
+from optiscope.surfaces import Surface
+from optiscope.surfaces import get as get_surface
+from optiscope.viz.path_figures import basin_figure, contour_with_paths, loss_curves
+
+__all__ = ["PathsStudy", "StudyResult", "load_paths", "run_paths_study"]
+
+ProgressCallback = Callable[[int, int], None]
+_GRID_FILE = "surface_grid.npz"
+
+
+class PathsStudy(BaseModel):
+    """What to run: frozen, validated once, and hashed into the run's cache key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    surface: str = Field(description="surface name or spec, e.g. 'f4:noise=lookup' or 'x**2+y**2'")
+    optimizers: tuple[str, ...] = Field(min_length=1, description="optimizer specs, e.g. 'adam:lr=0.1'")
+    starts: tuple[tuple[float, float], ...] | None = Field(default=None, description="explicit start points")
+    start_grid: int | None = Field(default=None, ge=2, le=1000, description="N: an N x N grid of starts")
+    steps: int = Field(default=100, gt=0, le=1_000_000)
+    tol: float = Field(default=1e-8, ge=0)
+    escape: float = Field(default=10.0, gt=1)
+    grad_noise: float = Field(default=0.0, ge=0)
+    seed: int = 0
+    dtype: Literal["float32", "float64"] = "float64"
+    batched: bool = True
+    chunk: int = Field(default=2500, gt=0, description="start points per unit of work")
+    grid_resolution: int = Field(default=200, ge=10, le=2000, description="surface grid drawn in figures")
+
+    @field_validator("optimizers")
+    @classmethod
+    def _canonical_optimizers(cls, specs: tuple[str, ...]) -> tuple[str, ...]:
+        canonical = tuple(parse_spec(spec).to_string() for spec in specs)
+        repeated = sorted({spec for spec in canonical if canonical.count(spec) > 1})
+        if repeated:
+            raise ValueError(f"optimizer spec given twice: {', '.join(repeated)}")
+        return canonical
+
+    @field_validator("starts")
+    @classmethod
+    def _finite_starts(
+        cls, starts: tuple[tuple[float, float], ...] | None
+    ) -> tuple[tuple[float, float], ...] | None:
+        if starts is not None and not all(math.isfinite(value) for point in starts for value in point):
+            raise ValueError("start points must be finite")
+        return starts
+
+    @model_validator(mode="after")
+    def _one_kind_of_start(self) -> PathsStudy:
+        if self.starts is not None and self.start_grid is not None:
+            raise ValueError("give either starts or start_grid, not both")
+        return self
+
+    @classmethod
+    def build(cls, **fields: object) -> PathsStudy:
+        """Validate ``fields`` into a study, turning pydantic's report into one :class:`SpecError` line."""
+        try:
+            return cls(**fields)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "study"
+            raise SpecError(f"{where}: {first['msg']}") from None
+
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(
+            steps=self.steps,
+            tol=self.tol,
+            escape=self.escape,
+            grad_noise=self.grad_noise,
+            seed=self.seed,
+            dtype=self.dtype,
+            batched=self.batched,
+        )
+
+
+@dataclass
+class StudyResult:
+    """A finished study: where it is stored, what it holds, and whether it was recomputed."""
+
+    run_dir: RunDir
+    paths: PathSet
+    cached: bool
+    figures: list[Path]
+
+
+def _starts_of(
+    study: PathsStudy, surface: Surface
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    if study.start_grid is not None:
+        xs, ys, starts = start_grid(surface, study.start_grid)
+        return starts, (xs, ys)
+    if study.starts is not None:
+        return np.asarray(study.starts, dtype=np.float64), None
+    return np.asarray([surface.start], dtype=np.float64), None
+
+
+def _title(surface: Surface) -> str:
+    return f"{surface.name}: {surface.formula}" if surface.formula else surface.name
+
+
+def run_paths_study(
+    study: PathsStudy,
+    out: str | Path,
+    *,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> StudyResult:
+    """Run (or resume, or fetch from cache) a paths study into the run directory ``out``."""
+    surface = get_surface(study.surface)
+    starts, grid_axes = _starts_of(study, surface)
+    options = study.engine_options()
+    specs = [parse_spec(text) for text in study.optimizers]
+    spec_dict = study.model_dump(mode="json")
+    run_dir = RunDir.open(out, kind="paths", spec=spec_dict, seeds={"engine": study.seed}, force=force)
+    if run_dir.cached:
+        return StudyResult(run_dir, load_paths(run_dir), cached=True, figures=[])
+
+    began = time.perf_counter()
+    chunks = [slice(lo, min(lo + study.chunk, len(starts))) for lo in range(0, len(starts), study.chunk)]
+    total_units, done = len(specs) * len(chunks), 0
+    blocks = []
+    try:
+        for index, spec in enumerate(specs):
+            parts = []
+            for number, rows in enumerate(chunks):
+                unit = f"config{index:03d}-chunk{number:04d}"
+                if run_dir.has_unit(unit):
+                    arrays, _ = run_dir.load_unit(unit)
+                else:
+                    run_ids = np.arange(rows.start, rows.stop) + index * len(starts)
+                    arrays = run_block(
+                        surface,
+                        spec,
+                        starts[rows],
+                        options,
+                        run_ids=run_ids,
+                        total_runs=len(specs) * len(starts),
+                    )
+                    run_dir.save_unit(
+                        unit, arrays, {"spec": spec.to_string(), "starts": [rows.start, rows.stop]}
+                    )
+                parts.append(arrays)
+                done += 1
+                if progress is not None:
+                    progress(done, total_units)
+            blocks.append({key: np.concatenate([part[key] for part in parts]) for key in parts[0]})
+        run_dir.record_timing("compute", time.perf_counter() - began)
+
+        paths = assemble(surface.name, specs, starts, blocks, options)
+        run_dir.write_table("paths", paths.to_frame())
+        run_dir.write_table("runs", paths.runs_frame())
+        xs, ys, zs = surface.grid(study.grid_resolution)
+        buffer = io.BytesIO()
+        np.savez(buffer, xs=xs.numpy(), ys=ys.numpy(), zs=zs.numpy())
+        run_dir.write_bytes(_GRID_FILE, buffer.getvalue())
+        run_dir.set_info(
+            surface=surface.describe(),
+            labels=[spec.label for spec in specs],
+            batched=paths.info["batched"],
+        )
+
+        rendered = time.perf_counter()
+        figures = render_paths_figures(run_dir, paths, surface, grid_axes)
+        run_dir.record_timing("render", time.perf_counter() - rendered)
+        run_dir.complete(runs=paths.n_runs, statuses=_count(paths.status))
+    except BaseException as error:
+        run_dir.fail(f"{type(error).__name__}: {error}")
+        raise
+    return StudyResult(run_dir, paths, cached=False, figures=figures)
+
+
+def _count(values: list[str]) -> dict[str, int]:
+    return {value: values.count(value) for value in sorted(set(values))}
+
+
+def render_paths_figures(
+    run_dir: RunDir,
+    paths: PathSet,
+    surface: Surface,
+    grid_axes: tuple[np.ndarray, np.ndarray] | None,
+) -> list[Path]:
+    """Draw and store the study's figures from its stored arrays."""
+    with np.load(io.BytesIO((run_dir.path / _GRID_FILE).read_bytes())) as grid:
+        xs, ys, zs = grid["xs"], grid["ys"], grid["zs"]
+    title = _title(surface)
+    saved = [
+        run_dir.save_figure(
+            contour_with_paths(xs, ys, zs, paths, title=title, minima=surface.minima), "contour.png"
+        ),
+        run_dir.save_figure(loss_curves(paths, title=f"{surface.name}: loss per step"), "loss.png"),
+    ]
+    if grid_axes is not None:
+        maps = basin_maps(paths, surface, *grid_axes)
+        saved.append(run_dir.save_figure(basin_figure(maps, title=surface.name), "basins.png"))
+    return saved
+
+
+def load_paths(run_dir: RunDir) -> PathSet:
+    """Read a stored study's paths back (no recomputation)."""
+    spec = run_dir.spec
+    manifest = run_dir.manifest
+    return PathSet.from_frames(
+        run_dir.read_table("paths"),
+        run_dir.read_table("runs"),
+        surface=manifest.get("surface", {}).get("name", spec["surface"]),
+        labels=manifest.get("labels"),
+        steps=int(spec["steps"]),
+        info={"batched": manifest.get("batched")},
+    )

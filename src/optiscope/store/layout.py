@@ -1,0 +1,85 @@
+"""The run directory on disk: creating it, sweeping temp files, clearing an earlier run."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from optiscope.errors import StoreError
+from optiscope.store.atomic import TEMP_SUFFIX
+from optiscope.store.manifest import MANIFEST_NAME
+from optiscope.store.units import check_relpath
+
+__all__ = [
+    "FIGURES_DIR",
+    "OWNED_FOLDERS",
+    "UNITS_DIR",
+    "os_reason",
+    "prepare_directory",
+    "remove_previous_run",
+    "sweep_temp_files",
+]
+
+UNITS_DIR = "units"
+FIGURES_DIR = "figures"
+# Folders that belong to optiscope as a whole: ``--force`` removes them with everything inside.
+OWNED_FOLDERS = (UNITS_DIR, FIGURES_DIR, "checkpoints")
+
+
+def os_reason(exc: OSError) -> str:
+    """The OS's own words for an error, e.g. ``Permission denied``."""
+    return exc.strerror or str(exc)
+
+
+def prepare_directory(path: Path) -> None:
+    """Create ``path`` (parents too) or fail with one line naming it and the OS reason."""
+    if path.exists() and not path.is_dir():
+        raise StoreError(f"{path} is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create run directory {path}: {os_reason(exc)}") from exc
+
+
+def sweep_temp_files(root: Path) -> None:
+    """Remove temp files left by writers that were killed mid-write."""
+    for temp in list(root.rglob(f"*{TEMP_SUFFIX}")):
+        temp.unlink(missing_ok=True)
+
+
+def _remove_listed_file(root: Path, relpath: Any) -> None:
+    """Remove one file a manifest lists, and the folders it leaves empty; skip odd paths."""
+    try:
+        target = root / check_relpath(relpath)
+    except StoreError:
+        return  # never follow a path the store would not have written
+    if not target.is_file() or not target.resolve().is_relative_to(root.resolve()):
+        return
+    target.unlink()
+    parent = target.parent
+    while parent != root and not any(parent.iterdir()):
+        parent.rmdir()
+        parent = parent.parent
+
+
+def remove_previous_run(root: Path, manifest: Mapping[str, Any]) -> None:
+    """Delete what an earlier run wrote: its listed files, the owned folders, the manifest.
+
+    Files the manifest does not list (outside the owned folders) are left alone.
+
+    Raises:
+        StoreError: something could not be removed.
+    """
+    try:
+        for entry in manifest.get("files", []):
+            if isinstance(entry, Mapping) and isinstance(entry.get("path"), str):
+                _remove_listed_file(root, entry["path"])
+        for folder in OWNED_FOLDERS:
+            if (root / folder).is_dir():
+                shutil.rmtree(root / folder)
+        sweep_temp_files(root)
+        (root / MANIFEST_NAME).unlink(missing_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot clear the earlier run in {root}: {os_reason(exc)}") from exc
