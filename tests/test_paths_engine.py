@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from optiscope.errors import IncompatibleOptimizerError, SpecError
-from optiscope.optimizers import build_optimizer, list_entries
+from optiscope.optimizers import build_optimizer, list_entries, spec_from_factory
 from optiscope.paths import DIVERGED, PathSet, basin_maps, run, start_grid
 from optiscope.surfaces import get as get_surface
 
@@ -209,3 +209,21 @@ def test_basin_maps_label_the_minimum_each_start_reaches() -> None:
     # Himmelblau has four global minima and plain GD from a 9x9 grid finds all of them.
     assert set(np.unique(basins.basin[basins.basin >= 0])) == {0, 1, 2, 3}
     assert basins.fractions()["diverged"] == pytest.approx((basins.basin == DIVERGED).mean())
+
+
+class _BreaksAtStepThree(torch.optim.SGD):
+    """SGD whose own arithmetic fails on its third step, as some library optimizers do."""
+
+    def step(self, closure=None):  # type: ignore[override]
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls == 3:
+            raise ZeroDivisionError("float division by zero")
+        return super().step(closure)
+
+
+def test_an_optimizer_that_breaks_down_is_recorded_as_diverged_not_a_crash() -> None:
+    spec = spec_from_factory(_BreaksAtStepThree, lr=0.01)
+    paths = run(get_surface("booth"), [spec, "sgd:lr=0.01"], STARTS[:2], steps=10, batched=False)
+    assert paths.status == ["diverged", "diverged", "max_steps", "max_steps"]
+    np.testing.assert_array_equal(paths.n_steps, [2, 2, 10, 10])
+    assert np.isfinite(paths.points[:2, :3]).all() and np.isnan(paths.points[:2, 3:]).all()

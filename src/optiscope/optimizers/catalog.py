@@ -86,7 +86,7 @@ def _entry(
         needs_create_graph=name in metadata.NEEDS_CREATE_GRAPH,
         needs_closure=name in metadata.NEEDS_CLOSURE,
         needs_matrix=name in metadata.NEEDS_MATRIX,
-        conformance_exception=metadata.CONFORMANCE_EXCEPTIONS.get(name),
+        conformance_exception=metadata.conformance_exception(name),
         notes=note_text,
         tags=metadata.tags_of(name),
     )

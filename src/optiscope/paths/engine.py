@@ -185,15 +185,16 @@ def run_block(
                 lane.active &= ~stopped
             if step == steps or not bool(lane.active.any()):
                 continue
-            _step(
-                lane,
-                surface,
-                entry.needs_closure,
-                entry.needs_create_graph,
-                step,
-                step_noise,
-                run_ids_t,
-            )
+            try:
+                _step(
+                    lane, surface, entry.needs_closure, entry.needs_create_graph, step, step_noise, run_ids_t
+                )
+            except (ArithmeticError, torch.linalg.LinAlgError):
+                # The optimizer's own arithmetic broke down (a division by zero, an eigensolver
+                # fed non-finite values): a numerical failure of this run, recorded as divergence.
+                failed = lane.rows[lane.active].cpu()
+                n_steps[failed], status[failed] = step, _DIVERGED
+                lane.active[:] = False
 
     return {
         "points": points.transpose(0, 1).cpu().numpy(),

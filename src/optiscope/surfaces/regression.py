@@ -4,7 +4,8 @@ The data are synthetic and seeded: ``x ~ U(-1, 1)``, ``y = 2 + 3 x + noise_std *
 drawn in float64 from ``torch.Generator().manual_seed(data_seed)``. Three losses: MSE, RMSE
 and MAE. With ``batch_size > 0`` the surface also has a ``stochastic`` loss, evaluated on a
 mini-batch of ``batch_size`` samples drawn without replacement with the caller's generator, so
-SGD on it is really stochastic; one mini-batch is drawn per call and shared by all points.
+SGD on it is really stochastic; one mini-batch is drawn per call and shared by all points
+(draw it outside ``torch.func.vmap``, which refuses random ops).
 """
 
 from __future__ import annotations
@@ -115,10 +116,8 @@ def _regression(loss: str, n_samples: Any, data_seed: Any, noise_std: Any, batch
         raise SpecError(f"batch_size {batch_size} exceeds n_samples {n_samples}")
     x, y = make_data(n_samples, data_seed, noise_std)
     function = RegressionLoss(x, y, loss, batch_size)
-    if loss == "mae":
-        minimum = _least_absolute(x.numpy(), y.numpy())
-    else:
-        minimum = _least_squares(x.numpy(), y.numpy())
+    solve = _least_absolute if loss == "mae" else _least_squares
+    minimum = solve(x.numpy(), y.numpy())
     minimum_value = float(function(torch.tensor(minimum, dtype=torch.float64)))
     reductions = {
         "mse": "mean((y - t0 - t1 x)^2)",

@@ -1,0 +1,239 @@
+"""The CLI contract: exit codes, one-line errors, files written, cache hits, resume after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+from typer.testing import CliRunner
+
+from optiscope.cli import app
+
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_picture(path: Path, min_side: int = 300) -> None:
+    image = imread(path)
+    assert image.shape[0] >= min_side and image.shape[1] >= min_side, f"{path} is {image.shape}"
+    assert float(image[..., :3].std()) > 0.05, f"{path} looks blank"
+
+
+def test_optimizers_list_json_holds_the_seed_names() -> None:
+    code, out, _ = invoke("optimizers", "list", "--json")
+    assert code == 0
+    entries = {entry["name"]: entry for entry in json.loads(out)}
+    assert len(entries) > 120
+    for name in ("sgd", "momentum", "classical_momentum", "nag", "rmsprop", "adagrad", "adadelta", "adam"):
+        assert name in entries
+    for name in ("adamw", "adamax", "nadam", "lion", "lars", "lamb", "ftrl", "adahessian", "adagrad_full"):
+        assert name in entries
+    assert "gd" in entries["sgd"]["aliases"] and "nesterov" in entries["nag"]["aliases"]
+    assert entries["lion"]["source"] == "pytorch_optimizer" and entries["adam"]["source"] == "torch"
+    assert entries["momentum"]["source"] == "optiscope" and entries["momentum"]["elementwise"] is True
+    assert entries["lamb"]["elementwise"] is False and entries["adahessian"]["needs_create_graph"] is True
+    assert entries["adam"]["notes"], "formula notes must reach `optimizers list`"
+
+
+def test_surfaces_list_json_holds_seed_and_classic_surfaces() -> None:
+    code, out, _ = invoke("surfaces", "list", "--json")
+    assert code == 0
+    surfaces = {surface["name"]: surface for surface in json.loads(out)}
+    for name in (
+        "f0",
+        "f1",
+        "f2",
+        "f3",
+        "f4",
+        "f5",
+        "pathological",
+        "regression_mse",
+        "rosenbrock",
+        "himmelblau",
+    ):
+        assert name in surfaces
+    assert surfaces["pathological"]["start"] == [7.0, 7.0]
+    assert len(surfaces["himmelblau"]["minima"]) == 4
+
+
+def test_paths_writes_tables_figures_and_manifest(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    code, stdout, stderr = invoke(
+        "paths", "rosenbrock", "--opt", "adam:lr=0.05", "--opt", "sgd:lr=0.001", "--start", "-1.5,2",
+        "--start", "0.5,-0.5", "--steps", "60", "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert f"run directory: {out}" in stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["kind"] == "paths"
+    assert manifest["spec"]["optimizers"] == ["adam:lr=0.05", "sgd:lr=0.001"]
+    assert {"python", "torch", "numpy", "optiscope"} <= set(manifest["versions"])
+    listed = {entry["path"] for entry in manifest["files"]}
+    assert {"paths.parquet", "runs.parquet", "figures/contour.png", "figures/loss.png"} <= listed
+
+    paths = pd.read_parquet(out / "paths.parquet")
+    assert list(paths.columns) == [
+        "run", "optimizer", "spec", "start_x", "start_y", "step", "x", "y", "loss", "grad_norm",
+    ]  # fmt: skip
+    x, y = paths["x"].to_numpy(), paths["y"].to_numpy()
+    np.testing.assert_allclose(paths["loss"], (1 - x) ** 2 + 100 * (y - x**2) ** 2, rtol=1e-12)
+    runs = pd.read_parquet(out / "runs.parquet")
+    assert list(runs.columns) == [
+        "run", "optimizer", "spec", "start_x", "start_y", "status", "steps",
+        "final_loss", "final_x", "final_y",
+    ]  # fmt: skip
+    assert len(runs) == 4 and set(runs["status"]) <= {"converged", "diverged", "max_steps"}
+    assert runs.loc[runs["run"] == 0, ["start_x", "start_y"]].to_numpy().tolist() == [[-1.5, 2.0]]
+    assert_picture(out / "figures" / "contour.png")
+    assert_picture(out / "figures" / "loss.png")
+
+
+def test_a_second_identical_run_is_a_cache_hit_and_force_recomputes(tmp_path: Path) -> None:
+    args = ("paths", "booth", "--opt", "sgd:lr=0.05", "--steps", "20", "--out", str(tmp_path / "r"))
+    assert invoke(*args)[0] == 0
+    table = tmp_path / "r" / "paths.parquet"
+    first = table.stat().st_mtime_ns
+    code, out, _ = invoke(*args)
+    assert code == 0 and out.startswith("cached:")
+    assert table.stat().st_mtime_ns == first
+    code, out, _ = invoke(*args, "--force")
+    assert code == 0 and "cached" not in out and table.stat().st_mtime_ns != first
+
+
+def test_a_start_grid_draws_basin_maps(tmp_path: Path) -> None:
+    out = tmp_path / "grid"
+    code, _, stderr = invoke("paths", "himmelblau", "--opt", "sgd:lr=0.01", "--starts", "6x6",
+                             "--steps", "200",
+                             "--out", str(out))  # fmt: skip
+    assert code == 0, stderr
+    assert len(pd.read_parquet(out / "runs.parquet")) == 36
+    assert_picture(out / "figures" / "basins.png", min_side=200)
+
+
+def test_expression_surface_from_the_command_line(tmp_path: Path) -> None:
+    code, _, stderr = invoke("paths", "x**2 + 3*y**2", "--opt", "sgd:lr=0.1", "--start", "1,1",
+                             "--steps", "200",
+                             "--tol", "1e-9", "--out", str(tmp_path / "e"))  # fmt: skip
+    assert code == 0, stderr
+    runs = pd.read_parquet(tmp_path / "e" / "runs.parquet")
+    assert runs["status"].tolist() == ["converged"]
+    np.testing.assert_allclose(runs[["final_x", "final_y"]].to_numpy(), [[0.0, 0.0]], atol=1e-8)
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("paths", "rosenbrok", "--opt", "sgd"), "rosenbrock"),
+        (("paths", "booth", "--opt", "adamm"), "adam"),
+        (("paths", "booth", "--opt", "adam:lr="), "lr"),
+        (("paths", "booth", "--opt", "adam:lr0.1"), "key=value"),
+        (("paths", "booth", "--opt", "adam:lr=abc"), "lr"),
+        (("paths", "booth", "--opt", "adam:lr=nan"), "lr"),
+        (("paths", "booth", "--opt", "adam:betas=(0.9,)"), "betas"),
+        (("paths", "booth", "--opt", "adam:lrr=0.1"), "lr"),
+        (("paths", "booth", "--opt", "sgd", "--start", "1"), "X,Y"),
+        (("paths", "booth", "--opt", "sgd", "--start", "1,nan"), "finite"),
+        (("paths", "booth", "--opt", "sgd", "--starts", "5x4"), "grid"),
+        (("paths", "booth", "--opt", "sgd", "--steps", "0"), "steps"),
+        (("paths", "booth", "--opt", "sgd", "--steps", "-5"), "steps"),
+        (("paths", "__import__('os').system('true')", "--opt", "sgd"), "__import__"),
+        (("paths", "x.real + y", "--opt", "sgd"), "real"),
+        (("paths", "booth", "--opt", "muon"), "muon"),
+        (("paths", "booth", "--opt", "sgd", "--noise", "loud"), "noise"),
+    ],
+)
+def test_bad_input_gets_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    out = tmp_path / "bad"
+    code, _, stderr = invoke(*args, "--out", str(out))
+    assert code == 2, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
+    assert needle.lower() in lines[0].lower()
+    manifest = out / "manifest.json"
+    assert not manifest.exists() or json.loads(manifest.read_text())["status"] != "complete"
+
+
+def test_unwritable_out_gets_one_line_and_exit_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    code, _, stderr = invoke("paths", "booth", "--opt", "sgd", "--out", str(blocker / "run"))
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert str(blocker) in stderr
+
+
+def test_demo_quick_writes_its_runs(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    code, stdout, stderr = invoke("demo", "--quick", "--out", str(out))
+    assert code == 0, stderr
+    assert f"demo written to: {out.resolve()}" in stdout
+    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
+    for study in (
+        "seed002-pathological",
+        "seed004-f0",
+        "seed004-f4",
+        "seed003-regression-mse",
+        "basins-himmelblau",
+    ):
+        assert json.loads((out / study / "manifest.json").read_text())["status"] == "complete"
+        assert_picture(out / study / "figures" / "contour.png")
+    # Seed 002's story: Adam reaches the valley of the pathological curvature, plain SGD does not.
+    runs = pd.read_parquet(out / "seed002-pathological" / "runs.parquet").set_index("optimizer")
+    assert runs.loc["adam", "final_loss"] < runs.loc["sgd", "final_loss"]
+    code, stdout, _ = invoke("demo", "--quick", "--out", str(out))
+    assert code == 0 and "(cached)" in stdout
+
+
+KILL_ARGS = [
+    "paths", "rastrigin", "--starts", "40x40", "--steps", "150", "--out",
+]  # fmt: skip
+KILL_OPTS = ["sgd:lr=0.001", "adam:lr=0.01", "rmsprop:lr=0.01", "adagrad:lr=0.1", "nadam:lr=0.01",
+             "momentum:lr=0.001"]  # fmt: skip
+
+
+def _cli(out: Path) -> list[str]:
+    command = [sys.executable, "-m", "optiscope.cli", *KILL_ARGS, str(out)]
+    for spec in KILL_OPTS:
+        command += ["--opt", spec]
+    return command
+
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_resumes_and_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    process = subprocess.Popen(_cli(killed), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((killed / "units").glob("*.npz")):
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = sorted(path.name for path in (killed / "units").glob("*.npz"))
+    assert 1 <= len(finished) < len(KILL_OPTS), f"kill landed too late or too early: {finished}"
+    assert json.loads((killed / "manifest.json").read_text())["status"] == "running"
+    assert not (killed / "paths.parquet").exists()
+    before = {name: (killed / "units" / name).stat().st_mtime_ns for name in finished}
+
+    subprocess.run(_cli(killed), check=True, capture_output=True)
+    subprocess.run(_cli(clean), check=True, capture_output=True)
+    manifest = json.loads((killed / "manifest.json").read_text())
+    assert manifest["status"] == "complete"
+    assert {name: (killed / "units" / name).stat().st_mtime_ns for name in finished} == before, "redone units"
+    assert not [path for path in killed.rglob("*") if "tmp" in path.name]
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(killed / "paths.parquet"), pd.read_parquet(clean / "paths.parquet")
+    )
+    pd.testing.assert_frame_equal(
+        pd.read_parquet(killed / "runs.parquet"), pd.read_parquet(clean / "runs.parquet")
+    )
