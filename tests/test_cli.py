@@ -120,6 +120,14 @@ def test_a_start_grid_draws_basin_maps(tmp_path: Path) -> None:
                              "--out", str(out))  # fmt: skip
     assert code == 0, stderr
     assert len(pd.read_parquet(out / "runs.parquet")) == 36
+    basins = pd.read_parquet(out / "basins.parquet")
+    assert len(basins) == 36 and set(basins["basin"]) <= {-2, -1, 0, 1, 2, 3}
+    reached = basins[basins["basin"] >= 0]
+    runs = pd.read_parquet(out / "runs.parquet").set_index(["start_x", "start_y"])
+    ends = runs.loc[list(zip(reached["start_x"], reached["start_y"], strict=True)), ["final_x", "final_y"]]
+    distance = np.hypot(ends["final_x"].to_numpy() - reached["minimum_x"].to_numpy(),
+                        ends["final_y"].to_numpy() - reached["minimum_y"].to_numpy())  # fmt: skip
+    assert (distance < 0.3).all(), "each start must be labelled with the minimum it actually reached"
     assert_picture(out / "figures" / "basins.png", min_side=200)
 
 
@@ -237,3 +245,41 @@ def test_sigkill_mid_run_then_rerun_resumes_and_equals_an_uninterrupted_run(tmp_
     pd.testing.assert_frame_equal(
         pd.read_parquet(killed / "runs.parquet"), pd.read_parquet(clean / "runs.parquet")
     )
+
+
+def test_users_own_optimizer_by_import_path_races_the_library(tmp_path: Path, monkeypatch) -> None:
+    package = tmp_path / "my_pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "my_mod.py").write_text(
+        "from optiscope.optimizers import TeachingOptimizer\n\n"
+        "class HalfStep(TeachingOptimizer):\n"
+        "    def __init__(self, params, lr=0.1):\n"
+        "        super().__init__(params, lr=lr)\n\n"
+        "    def update_param(self, p):\n"
+        "        p.add_(p.grad, alpha=-self.lr / 2)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    out = tmp_path / "race"
+    code, _, stderr = invoke("paths", "booth", "--opt", "my_pkg.my_mod:HalfStep:lr=0.02",
+                             "--opt", "sgd:lr=0.01", "--steps", "30", "--out", str(out))  # fmt: skip
+    assert code == 0, stderr
+    paths = pd.read_parquet(out / "paths.parquet")
+    mine, sgd = (paths[paths["run"] == run][["x", "y"]].to_numpy() for run in (0, 1))
+    np.testing.assert_allclose(mine, sgd, rtol=1e-13)  # lr/2 at 0.02 is SGD at 0.01
+    code, _, stderr = invoke("paths", "booth", "--opt", "my_pkg.my_mod:Missing", "--out", str(tmp_path / "x"))
+    assert code == 2 and "Missing" in stderr
+
+
+def test_an_internal_error_exits_1_with_one_line(tmp_path: Path, monkeypatch) -> None:
+    import optiscope.experiments.paths_study as study
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("simulated bug")
+
+    monkeypatch.setattr(study, "run_paths_study", broken)
+    code, _, stderr = invoke("paths", "booth", "--opt", "sgd", "--out", str(tmp_path / "r"))
+    assert code == 1
+    assert stderr.strip().splitlines() == [
+        "internal error (RuntimeError): simulated bug. Set OPTISCOPE_DEBUG=1 for the traceback."
+    ]

@@ -20,7 +20,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from optiscope.errors import SpecError
 from optiscope.optimizers import parse_spec
-from optiscope.paths import EngineOptions, PathSet, assemble, basin_maps, run_block, start_grid
+from optiscope.paths import (
+    BasinMap,
+    EngineOptions,
+    PathSet,
+    assemble,
+    basin_maps,
+    basins_frame,
+    run_block,
+    start_grid,
+)
 from optiscope.store import RunDir
 from optiscope.surfaces import Surface
 from optiscope.surfaces import get as get_surface
@@ -173,6 +182,9 @@ def run_paths_study(
         paths = assemble(surface.name, specs, starts, blocks, options)
         run_dir.write_table("paths", paths.to_frame())
         run_dir.write_table("runs", paths.runs_frame())
+        maps = basin_maps(paths, surface, *grid_axes) if grid_axes is not None else []
+        if maps:
+            run_dir.write_table("basins", basins_frame(maps))
         xs, ys, zs = surface.grid(study.grid_resolution)
         buffer = io.BytesIO()
         np.savez(buffer, xs=xs.numpy(), ys=ys.numpy(), zs=zs.numpy())
@@ -184,7 +196,7 @@ def run_paths_study(
         )
 
         rendered = time.perf_counter()
-        figures = render_paths_figures(run_dir, paths, surface, grid_axes)
+        figures = render_paths_figures(run_dir, paths, surface, maps)
         run_dir.record_timing("render", time.perf_counter() - rendered)
         run_dir.complete(runs=paths.n_runs, statuses=_count(paths.status))
     except BaseException as error:
@@ -201,7 +213,7 @@ def render_paths_figures(
     run_dir: RunDir,
     paths: PathSet,
     surface: Surface,
-    grid_axes: tuple[np.ndarray, np.ndarray] | None,
+    maps: list[BasinMap],
 ) -> list[Path]:
     """Draw and store the study's figures from its stored arrays."""
     with np.load(io.BytesIO((run_dir.path / _GRID_FILE).read_bytes())) as grid:
@@ -213,8 +225,7 @@ def render_paths_figures(
         ),
         run_dir.save_figure(loss_curves(paths, title=f"{surface.name}: loss per step"), "loss.png"),
     ]
-    if grid_axes is not None:
-        maps = basin_maps(paths, surface, *grid_axes)
+    if maps:
         saved.append(run_dir.save_figure(basin_figure(maps, title=surface.name), "basins.png"))
     return saved
 

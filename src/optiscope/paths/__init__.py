@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from optiscope.paths.basins import DIVERGED, UNRESOLVED, BasinMap, basin_maps, start_grid
+from optiscope.paths.basins import DIVERGED, UNRESOLVED, BasinMap, basin_maps, basins_frame, start_grid
 from optiscope.paths.engine import EngineOptions, assemble, run, run_block
 from optiscope.paths.pathset import RUN_STATUSES, PathSet
 
@@ -15,6 +15,7 @@ __all__ = [
     "PathSet",
     "assemble",
     "basin_maps",
+    "basins_frame",
     "run",
     "run_block",
     "start_grid",

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from optiscope.errors import SpecError
 from optiscope.paths.pathset import PathSet
 from optiscope.surfaces import Surface
 
-__all__ = ["DIVERGED", "UNRESOLVED", "BasinMap", "basin_maps", "start_grid"]
+__all__ = ["DIVERGED", "UNRESOLVED", "BasinMap", "basin_maps", "basins_frame", "start_grid"]
 
 UNRESOLVED = -1
 """Basin label of a run that ended away from every known minimum (or had none to reach)."""
@@ -110,3 +111,32 @@ def basin_maps(
             )
         )
     return maps
+
+
+def basins_frame(maps: list[BasinMap]) -> pd.DataFrame:
+    """One row per (config, start): the ``basins.parquet`` layout.
+
+    Columns: ``label``, ``start_x``, ``start_y``, ``basin`` (index of the minimum reached,
+    ``-1`` none, ``-2`` diverged), ``minimum_x``, ``minimum_y`` (NaN when none), ``steps``.
+    """
+    frames = []
+    for basin_map in maps:
+        mesh_x, mesh_y = np.meshgrid(basin_map.xs, basin_map.ys)
+        labels = basin_map.basin.ravel()
+        reached = labels >= 0
+        minimum = np.full((labels.size, 2), np.nan)
+        minimum[reached] = basin_map.minima[labels[reached]]
+        frames.append(
+            pd.DataFrame(
+                {
+                    "label": basin_map.label,
+                    "start_x": mesh_x.ravel(),
+                    "start_y": mesh_y.ravel(),
+                    "basin": labels,
+                    "minimum_x": minimum[:, 0],
+                    "minimum_y": minimum[:, 1],
+                    "steps": basin_map.steps.ravel(),
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True)

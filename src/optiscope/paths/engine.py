@@ -102,13 +102,25 @@ def _as_starts(starts: Tensor | np.ndarray | Sequence[Sequence[float]], surface:
 
 
 class _Lane:
-    """A group of rows of one block moved by one optimizer instance."""
+    """A contiguous group of rows of one block moved by one optimizer instance."""
 
-    def __init__(self, spec: OptimizerSpec, rows: Tensor, starts: Tensor) -> None:
+    def __init__(self, spec: OptimizerSpec, rows: slice, starts: Tensor) -> None:
         self.rows = rows
         self.param = torch.nn.Parameter(starts[rows].clone())
         self.optimizer = build_optimizer(spec, [self.param])
-        self.active = torch.ones(len(rows), dtype=torch.bool)
+        self.active = torch.ones(rows.stop - rows.start, dtype=torch.bool, device=starts.device)
+        self.running = True
+        self.all_active = True
+
+    def stop(self, rows: Tensor) -> None:
+        """Deactivate the lane rows flagged in the boolean mask ``rows``."""
+        self.active &= ~rows
+        self.all_active = False
+        self.running = bool(self.active.any())
+
+    def block_rows(self, mask: Tensor) -> Tensor:
+        """Block row indices (on the CPU) of the lane rows flagged in ``mask``."""
+        return torch.nonzero(mask).squeeze(1).cpu() + self.rows.start
 
 
 def run_block(
@@ -145,13 +157,13 @@ def run_block(
 
     torch.manual_seed(options.seed)
     if options.batched and entry.elementwise:
-        lanes = [_Lane(spec, torch.arange(n, device=device), starts_t)]
+        lanes = [_Lane(spec, slice(0, n), starts_t)]
     else:
-        lanes = [_Lane(spec, torch.tensor([i], device=device), starts_t) for i in range(n)]
+        lanes = [_Lane(spec, slice(i, i + 1), starts_t) for i in range(n)]
 
-    points = torch.full((steps + 1, n, 2), math.nan, dtype=dtype, device=device)
-    losses = torch.full((steps + 1, n), math.nan, dtype=dtype, device=device)
-    grad_norms = torch.full((steps + 1, n), math.nan, dtype=dtype, device=device)
+    points = torch.empty((steps + 1, n, 2), dtype=dtype, device=device)
+    losses = torch.empty((steps + 1, n), dtype=dtype, device=device)
+    grad_norms = torch.empty((steps + 1, n), dtype=dtype, device=device)
     n_steps = torch.full((n,), steps, dtype=torch.int64)
     status = torch.full((n,), _AT_MAX_STEPS, dtype=torch.int64)
 
@@ -164,26 +176,26 @@ def run_block(
 
     for step in range(steps + 1):
         for lane in lanes:
-            if not bool(lane.active.any()):
+            if not lane.running:
                 continue
             loss, grad = _evaluate(surface, entry.needs_create_graph, lane, step, step_noise, run_ids_t)
             position = lane.param.detach()
-            rows = lane.rows[lane.active]
-            points[step, rows] = position[lane.active]
-            losses[step, rows] = loss[lane.active]
             norms = torch.linalg.vector_norm(grad, dim=-1)
-            grad_norms[step, rows] = norms[lane.active]
+            # Whole lanes are recorded; entries after a run's last step are blanked at the end.
+            points[step, lane.rows] = position
+            losses[step, lane.rows] = loss
+            grad_norms[step, lane.rows] = norms
 
-            outside = ((position - centre).abs() > reach).any(dim=-1)
-            diverged = lane.active & (~torch.isfinite(loss) | ~torch.isfinite(position).all(dim=-1) | outside)
-            converged = lane.active & ~diverged & (norms <= options.tol)
-            stopped = diverged | converged
-            if bool(stopped.any()):
-                n_steps[lane.rows[stopped].cpu()] = step
-                status[lane.rows[diverged].cpu()] = _DIVERGED
-                status[lane.rows[converged].cpu()] = _CONVERGED
-                lane.active &= ~stopped
-            if step == steps or not bool(lane.active.any()):
+            # NaN and inf fail the comparison, so `healthy` also catches non-finite positions.
+            healthy = ((position - centre).abs() <= reach).all(dim=-1) & torch.isfinite(loss)
+            stopping = lane.active & (~healthy | (norms <= options.tol))
+            if bool(stopping.any()):
+                diverged = stopping & ~healthy
+                n_steps[lane.block_rows(stopping)] = step
+                status[lane.block_rows(stopping & healthy)] = _CONVERGED
+                status[lane.block_rows(diverged)] = _DIVERGED
+                lane.stop(stopping)
+            if step == steps or not lane.running:
                 continue
             try:
                 _step(
@@ -192,10 +204,14 @@ def run_block(
             except (ArithmeticError, torch.linalg.LinAlgError):
                 # The optimizer's own arithmetic broke down (a division by zero, an eigensolver
                 # fed non-finite values): a numerical failure of this run, recorded as divergence.
-                failed = lane.rows[lane.active].cpu()
+                failed = lane.block_rows(lane.active)
                 n_steps[failed], status[failed] = step, _DIVERGED
-                lane.active[:] = False
+                lane.stop(lane.active)
 
+    after_stop = torch.arange(steps + 1)[:, None] > n_steps[None, :]
+    points[after_stop.to(device)] = math.nan
+    losses[after_stop.to(device)] = math.nan
+    grad_norms[after_stop.to(device)] = math.nan
     return {
         "points": points.transpose(0, 1).cpu().numpy(),
         "losses": losses.transpose(0, 1).cpu().numpy(),
@@ -273,7 +289,7 @@ def _step(
     run_ids: Tensor,
 ) -> None:
     """One optimizer step; rows that stopped are put back where they stopped."""
-    frozen = lane.param.detach().clone() if not bool(lane.active.all()) else None
+    frozen = None if lane.all_active else lane.param.detach().clone()
     if needs_closure:
 
         def closure() -> Tensor:

@@ -1,0 +1,74 @@
+"""The ``name:key=value`` parser: round trips (hypothesis) and its error messages."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from optiscope.errors import SpecError
+from optiscope.spec_syntax import format_named_args, parse_named_args, split_top_level
+
+keys = st.from_regex(r"[a-z_][a-z0-9_]{0,8}", fullmatch=True)
+scalars = st.one_of(
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, width=64),
+    st.booleans(),
+    st.none(),
+    st.text(alphabet="abcxyz_ ,:=()", max_size=8),
+)
+values = st.one_of(scalars, st.tuples(scalars, scalars), st.lists(scalars, max_size=3))
+
+
+@given(
+    name=st.from_regex(r"[a-z][a-z0-9_]{0,10}", fullmatch=True),
+    args=st.dictionaries(keys, values, max_size=4),
+)
+def test_format_then_parse_is_the_identity(name: str, args: dict) -> None:
+    parsed_name, parsed_args = parse_named_args(format_named_args(name, args))
+    assert parsed_name == name
+    assert parsed_args == args
+
+
+def test_examples_from_the_docs() -> None:
+    assert parse_named_args("adam:lr=0.1,betas=(0.9,0.99),weight_decay=0") == (
+        "adam",
+        {"lr": 0.1, "betas": (0.9, 0.99), "weight_decay": 0},
+    )
+    assert parse_named_args("my_pkg.my_mod:MyOpt:lr=0.1") == ("my_pkg.my_mod:MyOpt", {"lr": 0.1})
+    assert parse_named_args("sgd:nesterov=true,mode=lookup") == ("sgd", {"nesterov": True, "mode": "lookup"})
+    _, args = parse_named_args("x:a=nan,b=-inf")
+    assert math.isnan(args["a"]) and args["b"] == -math.inf
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        (":lr=1", "no name"),
+        ("adam:lr=", "empty value"),
+        ("adam:lr=1,lr=2", "twice"),
+        ("adam:lr=1,,", "empty argument"),
+        ("adam:betas=(0.9,0.99", "missing"),
+        ("adam:betas=0.9)", "unbalanced"),
+        ("adam:name='abc", "unterminated"),
+        ("adam:lr=__import__('os')", "cannot read"),
+    ],
+)
+def test_malformed_specs_raise_spec_error(text: str, needle: str) -> None:
+    with pytest.raises(SpecError, match=needle):
+        parse_named_args(text)
+
+
+def test_text_after_a_colon_without_key_is_part_of_the_name() -> None:
+    """``pkg.mod:Class`` names a user class; the optimizer registry then rejects ``adam:lr0.1``."""
+    from optiscope.optimizers import parse_spec
+
+    assert parse_named_args("adam:lr0.1") == ("adam:lr0.1", {})
+    with pytest.raises(SpecError, match="key=value"):
+        parse_spec("adam:lr0.1")
+
+
+def test_split_respects_brackets_and_quotes() -> None:
+    assert split_top_level("a=(1,2),b='x,y',c=[3,4]", ",") == ["a=(1,2)", "b='x,y'", "c=[3,4]"]
