@@ -15,6 +15,7 @@ PACKAGES = [
     "optiscope.paths",
     "optiscope.store",
     "optiscope.viz",
+    "optiscope.viz.interactive",
     "optiscope.experiments",
 ]
 

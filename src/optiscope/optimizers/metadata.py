@@ -63,8 +63,7 @@ def own_optimizers() -> dict[str, tuple[Callable[..., torch.optim.Optimizer], st
         "momentum": (
             EMAMomentum,
             "The seeds' EMA momentum: v_t = b v_{t-1} + (1-b) g_t from v_0 = 0, p -= lr v_t "
-            "(default lr 0.1 chosen by optiscope). torch SGD(momentum=b, dampening=b) differs "
-            "only in starting its buffer at g_1 instead of (1-b) g_1.",
+            "(default lr 0.1 chosen by optiscope).",
         ),
         "adagrad_full": (
             FullMatrixAdaGrad,

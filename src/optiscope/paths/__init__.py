@@ -5,6 +5,13 @@ from __future__ import annotations
 from optiscope.paths.basins import DIVERGED, UNRESOLVED, BasinMap, basin_maps, basins_frame, start_grid
 from optiscope.paths.engine import EngineOptions, assemble, run, run_block
 from optiscope.paths.pathset import RUN_STATUSES, PathSet
+from optiscope.paths.state_trace import (
+    StateTrace,
+    adagrad_demo_gradients,
+    adagrad_demo_updates,
+    per_coordinate_step_sizes,
+    trace_state,
+)
 
 __all__ = [
     "DIVERGED",
@@ -13,10 +20,15 @@ __all__ = [
     "BasinMap",
     "EngineOptions",
     "PathSet",
+    "StateTrace",
+    "adagrad_demo_gradients",
+    "adagrad_demo_updates",
     "assemble",
     "basin_maps",
     "basins_frame",
+    "per_coordinate_step_sizes",
     "run",
     "run_block",
     "start_grid",
+    "trace_state",
 ]
