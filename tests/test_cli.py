@@ -93,12 +93,20 @@ def test_paths_writes_tables_figures_and_manifest(tmp_path: Path) -> None:
     runs = pd.read_parquet(out / "runs.parquet")
     assert list(runs.columns) == [
         "run", "optimizer", "spec", "start_x", "start_y", "status", "steps",
-        "final_loss", "final_x", "final_y",
+        "final_loss", "final_x", "final_y", "steps_to_tolerance",
     ]  # fmt: skip
     assert len(runs) == 4 and set(runs["status"]) <= {"converged", "diverged", "max_steps"}
     assert runs.loc[runs["run"] == 0, ["start_x", "start_y"]].to_numpy().tolist() == [[-1.5, 2.0]]
     assert_picture(out / "figures" / "contour.png")
     assert_picture(out / "figures" / "loss.png")
+    assert (out / "report.html").exists() and "report.html" in {
+        entry["path"] for entry in json.loads((out / "manifest.json").read_text())["files"]
+    }
+    # Rosenbrock's minimum is 0: steps_to_tolerance is the first step with loss <= 1e-3.
+    for run, reached in runs[["run", "steps_to_tolerance"]].itertuples(index=False):
+        losses = paths.loc[paths["run"] == run, "loss"].to_numpy()
+        hits = (losses <= 1e-3).nonzero()[0]
+        assert (pd.isna(reached) and hits.size == 0) or reached == hits[0]
 
 
 def test_a_second_identical_run_is_a_cache_hit_and_force_recomputes(tmp_path: Path) -> None:
@@ -187,6 +195,8 @@ def test_demo_quick_writes_its_runs(tmp_path: Path) -> None:
     code, stdout, stderr = invoke("demo", "--quick", "--out", str(out))
     assert code == 0, stderr
     assert f"demo written to: {out.resolve()}" in stdout
+    assert f"report: {(out / 'report.html').resolve()}" in stdout
+    assert (out / "report.html").stat().st_size > 100_000
     assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
     for study in (
         "seed002-pathological",

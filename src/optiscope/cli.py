@@ -181,9 +181,15 @@ def paths(
     loop: Annotated[
         bool, typer.Option("--loop", help="Run one optimizer per start (the reference loop).")
     ] = False,
+    three_d: Annotated[bool, typer.Option("--3d", help="Also draw the 3-D surface with the paths.")] = False,
+    animate: Annotated[bool, typer.Option("--animate", help="Also write GIF animations.")] = False,
+    interactive: Annotated[
+        bool, typer.Option("--interactive", help="Also write interactive (plotly) figures into the report.")
+    ] = False,
+    frames: Annotated[int, typer.Option(help="Frames per animation.")] = 60,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this run.")] = False,
 ) -> None:
-    """Run optimizers on a 2-D surface; store paths.parquet, runs.parquet and figures in OUT."""
+    """Run optimizers on a 2-D surface; store paths.parquet, runs.parquet, figures and report.html in OUT."""
     from optiscope.experiments.paths_study import PathsStudy, run_paths_study
 
     if start and starts:
@@ -200,6 +206,10 @@ def paths(
         seed=seed,
         dtype=dtype,
         batched=not loop,
+        three_d=three_d,
+        animate=animate,
+        interactive=interactive,
+        frames=frames,
     )
     with _progress("paths") as progress:
         result = run_paths_study(study, out, force=force, progress=progress)
@@ -207,6 +217,7 @@ def paths(
         typer.echo(f"cached: {out} already holds this run; nothing recomputed (--force recomputes)")
     _print_runs(result.paths)
     typer.echo(f"run directory: {result.run_dir.path}")
+    typer.echo(f"report: {result.run_dir.path / 'report.html'}")
 
 
 def _print_runs(paths: Any) -> None:
@@ -236,7 +247,20 @@ def demo(
         result = run_demo(out, quick=quick, force=force, progress=progress)
     for line in result.summary_lines():
         typer.echo(line)
+    typer.echo(f"report: {(result.run_dir.path / 'report.html').resolve()}")
     typer.echo(f"demo written to: {result.run_dir.path.resolve()}")
+
+
+@app.command()
+@handles_errors
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (its manifest.json is read).")],
+) -> None:
+    """(Re)render RUN_DIR/report.html from stored results; nothing is recomputed."""
+    from optiscope.experiments.paths_render import write_report
+    from optiscope.store import load_run
+
+    typer.echo(f"report: {write_report(load_run(run_dir))}")
 
 
 def main() -> None:

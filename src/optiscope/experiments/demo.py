@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from optiscope.experiments.paths_render import write_report
 from optiscope.experiments.paths_study import PathsStudy, StudyResult, run_paths_study
 from optiscope.store import RunDir
 
@@ -112,6 +113,7 @@ def run_demo(
         if not run_dir.cached:
             run_dir.record_timing("demo", result.seconds)
             run_dir.complete(studies=list(studies))
+            write_report(run_dir)
     except BaseException as error:
         if not run_dir.cached:
             run_dir.fail(f"{type(error).__name__}: {error}")

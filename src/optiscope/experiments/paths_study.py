@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from optiscope.errors import SpecError
+from optiscope.experiments.paths_render import GRID_FILE, FigureOptions, render_paths_figures, write_report
 from optiscope.optimizers import parse_spec
 from optiscope.paths import (
-    BasinMap,
     EngineOptions,
     PathSet,
     assemble,
@@ -33,12 +34,10 @@ from optiscope.paths import (
 from optiscope.store import RunDir
 from optiscope.surfaces import Surface
 from optiscope.surfaces import get as get_surface
-from optiscope.viz.path_figures import basin_figure, contour_with_paths, loss_curves
 
 __all__ = ["PathsStudy", "StudyResult", "load_paths", "run_paths_study"]
 
 ProgressCallback = Callable[[int, int], None]
-_GRID_FILE = "surface_grid.npz"
 
 
 class PathsStudy(BaseModel):
@@ -59,6 +58,14 @@ class PathsStudy(BaseModel):
     batched: bool = True
     chunk: int = Field(default=2500, gt=0, description="start points per unit of work")
     grid_resolution: int = Field(default=200, ge=10, le=2000, description="surface grid drawn in figures")
+    loss_tolerance: float = Field(
+        default=1e-3, gt=0, description="steps-to-tolerance: loss within this of the minimum"
+    )
+    three_d: bool = Field(default=False, description="draw the 3-D surface with the paths")
+    animate: bool = Field(default=False, description="write GIF animations")
+    interactive: bool = Field(default=False, description="write interactive plotly figures")
+    frames: int = Field(default=60, ge=2, le=600, description="frames per animation")
+    fps: int = Field(default=15, ge=1, le=60, description="animation frames per second")
 
     @field_validator("optimizers")
     @classmethod
@@ -94,6 +101,15 @@ class PathsStudy(BaseModel):
             where = ".".join(str(part) for part in first["loc"]) or "study"
             raise SpecError(f"{where}: {first['msg']}") from None
 
+    def figure_options(self) -> FigureOptions:
+        return FigureOptions(
+            three_d=self.three_d,
+            animate=self.animate,
+            interactive=self.interactive,
+            frames=self.frames,
+            fps=self.fps,
+        )
+
     def engine_options(self) -> EngineOptions:
         return EngineOptions(
             steps=self.steps,
@@ -125,10 +141,6 @@ def _starts_of(
     if study.starts is not None:
         return np.asarray(study.starts, dtype=np.float64), None
     return np.asarray([surface.start], dtype=np.float64), None
-
-
-def _title(surface: Surface) -> str:
-    return f"{surface.name}: {surface.formula}" if surface.formula else surface.name
 
 
 def run_paths_study(
@@ -181,14 +193,14 @@ def run_paths_study(
 
         paths = assemble(surface.name, specs, starts, blocks, options)
         run_dir.write_table("paths", paths.to_frame())
-        run_dir.write_table("runs", paths.runs_frame())
+        run_dir.write_table("runs", _runs_with_tolerance(paths, surface, study.loss_tolerance))
         maps = basin_maps(paths, surface, *grid_axes) if grid_axes is not None else []
         if maps:
             run_dir.write_table("basins", basins_frame(maps))
         xs, ys, zs = surface.grid(study.grid_resolution)
         buffer = io.BytesIO()
         np.savez(buffer, xs=xs.numpy(), ys=ys.numpy(), zs=zs.numpy())
-        run_dir.write_bytes(_GRID_FILE, buffer.getvalue())
+        run_dir.write_bytes(GRID_FILE, buffer.getvalue())
         run_dir.set_info(
             surface=surface.describe(),
             labels=[spec.label for spec in specs],
@@ -196,9 +208,10 @@ def run_paths_study(
         )
 
         rendered = time.perf_counter()
-        figures = render_paths_figures(run_dir, paths, surface, maps)
+        figures = render_paths_figures(run_dir, paths, surface, maps, study.figure_options())
         run_dir.record_timing("render", time.perf_counter() - rendered)
         run_dir.complete(runs=paths.n_runs, statuses=_count(paths.status))
+        write_report(run_dir)
     except BaseException as error:
         run_dir.fail(f"{type(error).__name__}: {error}")
         raise
@@ -209,25 +222,17 @@ def _count(values: list[str]) -> dict[str, int]:
     return {value: values.count(value) for value in sorted(set(values))}
 
 
-def render_paths_figures(
-    run_dir: RunDir,
-    paths: PathSet,
-    surface: Surface,
-    maps: list[BasinMap],
-) -> list[Path]:
-    """Draw and store the study's figures from its stored arrays."""
-    with np.load(io.BytesIO((run_dir.path / _GRID_FILE).read_bytes())) as grid:
-        xs, ys, zs = grid["xs"], grid["ys"], grid["zs"]
-    title = _title(surface)
-    saved = [
-        run_dir.save_figure(
-            contour_with_paths(xs, ys, zs, paths, title=title, minima=surface.minima), "contour.png"
-        ),
-        run_dir.save_figure(loss_curves(paths, title=f"{surface.name}: loss per step"), "loss.png"),
-    ]
-    if maps:
-        saved.append(run_dir.save_figure(basin_figure(maps, title=surface.name), "basins.png"))
-    return saved
+def _runs_with_tolerance(paths: PathSet, surface: Surface, tolerance: float) -> pd.DataFrame:
+    """The runs table plus ``steps_to_tolerance``: the first step within ``tolerance`` of the
+    surface's known minimum value (missing when never reached or when the minimum is unknown)."""
+    frame = paths.runs_frame()
+    reached = pd.array([pd.NA] * paths.n_runs, dtype="Int64")
+    if surface.minimum_value is not None:
+        steps = paths.steps_to_reach(surface.minimum_value + tolerance)
+        reached = pd.array(np.where(steps >= 0, steps, 0), dtype="Int64")
+        reached[steps < 0] = pd.NA
+    frame["steps_to_tolerance"] = reached
+    return frame
 
 
 def load_paths(run_dir: RunDir) -> PathSet:

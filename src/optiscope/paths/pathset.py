@@ -102,6 +102,11 @@ class PathSet:
         """Loss at the last recorded position of each run, shape ``(runs,)``."""
         return self.losses[np.arange(self.n_runs), self.n_steps]
 
+    def steps_to_reach(self, target: float) -> np.ndarray:
+        """First step at which each run's loss is at or below ``target``; -1 where it never is."""
+        hit = self.losses <= target  # NaN compares False
+        return np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+
     def to_frame(self) -> pd.DataFrame:
         """Long table, one row per (run, recorded step): the ``paths.parquet`` layout."""
         steps = self.points.shape[1]

@@ -16,12 +16,13 @@ from optiscope.paths import DIVERGED, BasinMap, PathSet
 from optiscope.viz.levels import contour_levels
 from optiscope.viz.palette import colour_for
 
-__all__ = ["basin_figure", "contour_with_paths", "legend_label", "loss_curves"]
+__all__ = ["basin_figure", "contour_with_paths", "format_loss", "legend_label", "loss_curves"]
 
 _MAX_DRAWN_PER_CONFIG = 60
 
 
-def _format_loss(value: float) -> str:
+def format_loss(value: float) -> str:
+    """A loss for a legend: 3 significant digits, scientific notation when tiny or huge."""
     if not np.isfinite(value):
         return str(value)
     return f"{value:.3g}" if 1e-3 <= abs(value) < 1e4 or value == 0 else f"{value:.2e}"
@@ -35,12 +36,12 @@ def legend_label(paths: PathSet, config: int) -> str:
     label = paths.labels[config]
     if paths.n_starts == 1:
         suffix = " (diverged)" if status[0] == "diverged" else ""
-        return f"{label}: final loss {_format_loss(float(finals[0]))}{suffix}"
+        return f"{label}: final loss {format_loss(float(finals[0]))}{suffix}"
     ok = status != "diverged"
     median = float(np.median(finals[ok])) if ok.any() else float("nan")
     diverged = int((~ok).sum())
     extra = f", {diverged} diverged" if diverged else ""
-    return f"{label}: median final loss {_format_loss(median)} over {paths.n_starts} starts{extra}"
+    return f"{label}: median final loss {format_loss(median)} over {paths.n_starts} starts{extra}"
 
 
 def contour_with_paths(

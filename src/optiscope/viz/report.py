@@ -1,0 +1,186 @@
+"""``report.html``: one self-contained page per run directory, rebuilt from stored files only.
+
+The page holds the spec, the runs table, every stored figure (PNG/SVG inline as data URIs,
+GIF animations, MP4 video) and every stored interactive figure (plotly JSON, drawn by one
+inline copy of plotly.js), with a table of contents. A run directory that holds other run
+directories (the demo) gets one section per child. Nothing is recomputed: it reads files.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["ReportSection", "collect_sections", "render_report"]
+
+_IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".gif": "image/gif"}
+_VIDEO_TYPES = {".mp4": "video/mp4"}
+_PLOTLY_SUFFIX = ".plotly.json"
+_RUN_COLUMNS = ["run", "optimizer", "spec", "start_x", "start_y", "status", "steps", "final_loss"]
+_MAX_TABLE_ROWS = 200
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
+h1 { font-size: 1.6rem; } h2 { border-bottom: 1px solid #ccc; padding-bottom: .2rem; }
+nav ul { columns: 2; } table { border-collapse: collapse; font-size: .85rem; margin: .5rem 0; }
+td, th { border: 1px solid #ddd; padding: .2rem .5rem; text-align: right; }
+th { background: #f3f3f3; } td.text, th.text { text-align: left; }
+figure { margin: 1rem 0; } figure img, figure video { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: .85rem; color: #555; } pre { background: #f7f7f7; padding: .6rem; overflow-x: auto; }
+.plot { width: 100%; height: 620px; } .status-diverged { color: #b00; }
+"""
+
+
+@dataclass
+class ReportSection:
+    """What one run directory contributes to a report."""
+
+    title: str
+    anchor: str
+    manifest: dict[str, Any]
+    runs: pd.DataFrame | None
+    figures: list[Path] = field(default_factory=list)
+    interactive: list[Path] = field(default_factory=list)
+
+
+def _read_manifest(run: Path) -> dict[str, Any]:
+    return json.loads((run / "manifest.json").read_text())
+
+
+def _section(run: Path, title: str, anchor: str) -> ReportSection:
+    manifest = _read_manifest(run)
+    table = run / "runs.parquet"
+    figures_dir = run / "figures"
+    files = sorted(figures_dir.iterdir()) if figures_dir.is_dir() else []
+    return ReportSection(
+        title=title,
+        anchor=anchor,
+        manifest=manifest,
+        runs=pd.read_parquet(table) if table.exists() else None,
+        figures=[path for path in files if path.suffix in _IMAGE_TYPES or path.suffix in _VIDEO_TYPES],
+        interactive=[path for path in files if path.name.endswith(_PLOTLY_SUFFIX)],
+    )
+
+
+def collect_sections(run: Path) -> list[ReportSection]:
+    """The run's own section, then one per child run directory (sorted by name)."""
+    sections = [_section(run, run.name or str(run), "run")]
+    for child in sorted(path for path in run.iterdir() if (path / "manifest.json").is_file()):
+        sections.append(_section(child, child.name, f"run-{child.name}"))
+    return sections
+
+
+def _data_uri(path: Path, mime: str) -> str:
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def _runs_table(runs: pd.DataFrame) -> str:
+    columns = [column for column in [*_RUN_COLUMNS, "steps_to_tolerance"] if column in runs.columns]
+    shown = runs[columns].head(_MAX_TABLE_ROWS)
+    head = "".join(
+        f'<th class="{"text" if c in ("optimizer", "spec", "status") else ""}">{c}</th>' for c in columns
+    )
+    rows = []
+    for _, row in shown.iterrows():
+        cells = []
+        for column in columns:
+            value = row[column]
+            text = f"{value:.4g}" if isinstance(value, float) else str(value)
+            css = "text" if column in ("optimizer", "spec", "status") else ""
+            if column == "status":
+                css += f" status-{value}"
+            cells.append(f'<td class="{css.strip()}">{html.escape(text)}</td>')
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    more = (
+        f"<p>Showing {_MAX_TABLE_ROWS} of {len(runs)} runs (all are in runs.parquet).</p>"
+        if len(runs) > _MAX_TABLE_ROWS
+        else ""
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>{more}"
+
+
+def _figure_html(path: Path) -> str:
+    caption = html.escape(path.name)
+    if path.suffix in _VIDEO_TYPES:
+        source = _data_uri(path, _VIDEO_TYPES[path.suffix])
+        return (
+            f'<figure><video controls loop src="{source}"></video><figcaption>{caption}</figcaption></figure>'
+        )
+    source = _data_uri(path, _IMAGE_TYPES[path.suffix])
+    return f'<figure><img alt="{caption}" src="{source}"><figcaption>{caption}</figcaption></figure>'
+
+
+def _interactive_html(path: Path, element_id: str) -> str:
+    figure = path.read_text()
+    json.loads(figure)  # refuse to embed a broken figure silently
+    payload = figure.replace("</", "<\\/")
+    return (
+        f'<figure><div class="plot" id="{element_id}"></div>'
+        f"<figcaption>{html.escape(path.name)} (drag to rotate or pan, play to animate)</figcaption></figure>"
+        f'<script type="application/json" id="{element_id}-data">{payload}</script>'
+    )
+
+
+def _section_html(section: ReportSection) -> str:
+    manifest = section.manifest
+    spec = html.escape(json.dumps(manifest.get("spec", {}), indent=2, default=str))
+    status = html.escape(str(manifest.get("status", "?")))
+    parts = [
+        f'<section id="{section.anchor}"><h2>{html.escape(section.title)}</h2>',
+        f"<p>kind <b>{html.escape(str(manifest.get('kind', '?')))}</b>, status <b>{status}</b>, "
+        f"spec hash <code>{html.escape(str(manifest.get('spec_hash', '')))}</code></p>",
+        f"<details><summary>spec</summary><pre>{spec}</pre></details>",
+    ]
+    if section.runs is not None:
+        parts.append(_runs_table(section.runs))
+    parts.extend(_figure_html(path) for path in section.figures)
+    parts.extend(
+        _interactive_html(path, f"{section.anchor}-plot-{index}")
+        for index, path in enumerate(section.interactive)
+    )
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+_DRAW_SCRIPT = """
+document.querySelectorAll('script[type="application/json"][id$="-data"]').forEach(function (node) {
+  var figure = JSON.parse(node.textContent);
+  var target = document.getElementById(node.id.slice(0, -5));
+  Plotly.newPlot(target, figure.data, figure.layout || {}, {responsive: true}).then(function () {
+    if (figure.frames) { Plotly.addFrames(target, figure.frames); }
+  });
+});
+"""
+
+
+def render_report(run: str | Path, *, plotly_js: str | None = None) -> str:
+    """Build the report's HTML for the run directory ``run`` (and its child runs).
+
+    Args:
+        run: a run directory (it must hold ``manifest.json``).
+        plotly_js: the plotly.js source to inline; read from the installed plotly when needed.
+    """
+    root = Path(run)
+    sections = collect_sections(root)
+    needs_plotly = any(section.interactive for section in sections)
+    if needs_plotly and plotly_js is None:
+        from plotly.offline import get_plotlyjs
+
+        plotly_js = get_plotlyjs()
+    toc = "".join(
+        f'<li><a href="#{section.anchor}">{html.escape(section.title)}</a></li>' for section in sections
+    )
+    body = "\n".join(_section_html(section) for section in sections)
+    scripts = f"<script>{plotly_js}</script><script>{_DRAW_SCRIPT}</script>" if needs_plotly else ""
+    title = html.escape(f"optiscope report: {root.resolve().name}")
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+        f"<style>{_STYLE}</style></head><body><h1>{title}</h1>"
+        f"<nav><h2>Contents</h2><ul>{toc}</ul></nav>{body}{scripts}</body></html>"
+    )
