@@ -99,7 +99,9 @@ def test_report_is_self_contained_and_holds_every_figure(full_run: Path) -> None
         figure = json.loads(text.replace("<\\/", "</"))
         assert figure["data"], "an interactive figure without traces"
     runs = pd.read_parquet(full_run / "runs.parquet")
-    assert parser.rows == len(runs) + 1, "the runs table holds one row per run plus its header"
+    configs = runs["spec"].nunique()
+    assert parser.rows == (len(runs) + 1) + (configs + 1), "a summary row per config, a row per run, headers"
+    assert "<details><summary>every run (32)</summary>" in page
     assert "steps_to_tolerance" in page
 
 
@@ -169,3 +171,14 @@ def test_report_opens_in_headless_chromium_without_console_errors(full_run: Path
     # plotly draws each interactive figure into a .plot-container; images are in the DOM.
     assert dom.count('class="plot-container plotly"') == 3, "every interactive figure must be drawn"
     assert dom.count("<img ") == 8
+
+
+def test_report_figures_redraws_from_tables_without_recomputing(full_run: Path) -> None:
+    units = sorted((full_run / "units").iterdir())
+    before = [path.stat().st_mtime_ns for path in [full_run / "paths.parquet", *units]]
+    contour = full_run / "figures" / "contour.png"
+    contour.unlink()
+    result = runner.invoke(app, ["report", str(full_run), "--figures"])
+    assert result.exit_code == 0, result.stderr
+    assert contour.stat().st_size > 50_000
+    assert [path.stat().st_mtime_ns for path in [full_run / "paths.parquet", *units]] == before

@@ -255,12 +255,23 @@ def demo(
 @handles_errors
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (its manifest.json is read).")],
+    figures: Annotated[
+        bool, typer.Option("--figures", help="Also redraw a paths run's figures from its stored tables.")
+    ] = False,
 ) -> None:
-    """(Re)render RUN_DIR/report.html from stored results; nothing is recomputed."""
+    """(Re)render RUN_DIR/report.html (and with --figures its figures) from stored results."""
     from optiscope.experiments.paths_render import write_report
+    from optiscope.experiments.paths_study import rerender_paths_study
     from optiscope.store import load_run
 
-    typer.echo(f"report: {write_report(load_run(run_dir))}")
+    run = load_run(run_dir)
+    if figures:
+        if run.manifest.get("kind") != "paths":
+            raise SpecError(
+                f"--figures redraws paths runs; {run_dir} holds a {run.manifest.get('kind')!r} run"
+            )
+        rerender_paths_study(run)
+    typer.echo(f"report: {write_report(run)}")
 
 
 def main() -> None:

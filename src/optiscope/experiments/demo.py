@@ -9,6 +9,7 @@ from pathlib import Path
 
 from optiscope.experiments.paths_render import write_report
 from optiscope.experiments.paths_study import PathsStudy, StudyResult, run_paths_study
+from optiscope.experiments.teaching_study import TeachingStudy, run_teaching_study
 from optiscope.store import RunDir
 
 __all__ = ["DemoResult", "demo_studies", "run_demo"]
@@ -33,7 +34,10 @@ SEED003_OPTIMIZERS = ("sgd:lr=0.1", "momentum:lr=0.1,momentum=0.9", "adam:lr=0.1
 
 
 def demo_studies(quick: bool) -> dict[str, PathsStudy]:
-    """The demo's studies by folder name; ``quick`` keeps a few small ones (for tests and CI)."""
+    """The demo's paths studies by folder name; ``quick`` keeps a few small ones (tests and CI).
+
+    The full demo adds seed 004's SGD learning-rate sweep, Rosenbrock and a teaching study.
+    """
     studies: dict[str, PathsStudy] = {
         "seed002-pathological": PathsStudy.build(
             surface="pathological", optimizers=SEED002_OPTIMIZERS, steps=50 if quick else 1000
@@ -55,6 +59,11 @@ def demo_studies(quick: bool) -> dict[str, PathsStudy]:
         tol=1e-6,
     )
     if not quick:
+        studies["seed004-sgd-lr-sweep"] = PathsStudy.build(
+            surface="f0:noise=lookup",
+            optimizers=("sgd:lr=0.1", "sgd:lr=1", "sgd:lr=10", "sgd:lr=20", "sgd:lr=50"),
+            steps=100,
+        )
         studies["rosenbrock"] = PathsStudy.build(
             surface="rosenbrock",
             optimizers=(
@@ -75,6 +84,7 @@ class DemoResult:
 
     run_dir: RunDir
     studies: dict[str, StudyResult] = field(default_factory=dict)
+    teaching: RunDir | None = None
     seconds: float = 0.0
 
     def summary_lines(self) -> list[str]:
@@ -85,6 +95,10 @@ class DemoResult:
             counts = ", ".join(f"{status.count(kind)} {kind}" for kind in sorted(set(status)))
             note = " (cached)" if result.cached else ""
             lines.append(f"{name}: {result.paths.n_runs} runs ({counts}){note} -> {result.run_dir.path}")
+        if self.teaching is not None:
+            lines.append(
+                f"{self.teaching.path.name}: optimizer internals step by step -> {self.teaching.path}"
+            )
         return lines
 
 
@@ -97,9 +111,11 @@ def run_demo(
 ) -> DemoResult:
     """Run every demo study into a sub-folder of ``out``; finished studies are reused."""
     studies = demo_studies(quick)
+    teaching = None if quick else TeachingStudy()
     spec = {
         "quick": quick,
         "studies": {name: study.model_dump(mode="json") for name, study in studies.items()},
+        "teaching": teaching.model_dump(mode="json") if teaching else None,
     }
     run_dir = RunDir.open(out, kind="demo", spec=spec, force=force)
     began = time.perf_counter()
@@ -108,7 +124,9 @@ def run_demo(
         for index, (name, study) in enumerate(studies.items()):
             result.studies[name] = run_paths_study(study, Path(out) / name, force=force)
             if progress is not None:
-                progress(index + 1, len(studies))
+                progress(index + 1, len(studies) + (teaching is not None))
+        if teaching is not None:
+            result.teaching = run_teaching_study(teaching, Path(out) / "teaching", force=force)
         result.seconds = time.perf_counter() - began
         if not run_dir.cached:
             run_dir.record_timing("demo", result.seconds)

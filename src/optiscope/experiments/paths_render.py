@@ -20,8 +20,9 @@ from optiscope.viz.animation import animate_contour, animate_loss, animate_surfa
 from optiscope.viz.path_figures import basin_figure, contour_with_paths, loss_curves
 from optiscope.viz.report import render_report
 from optiscope.viz.surface3d import surface_3d_with_paths
+from optiscope.viz.teaching import lr_sweep_figure
 
-__all__ = ["GRID_FILE", "FigureOptions", "render_paths_figures", "write_report"]
+__all__ = ["GRID_FILE", "FigureOptions", "render_paths_figures", "select_configs", "write_report"]
 
 GRID_FILE = "surface_grid.npz"
 
@@ -63,6 +64,10 @@ def render_paths_figures(
     ]
     if maps:
         saved.append(run_dir.save_figure(basin_figure(maps, title=surface.name), "basins.png"))
+    for name, configs in _sweeps(paths).items():
+        sweep = select_configs(paths, configs)
+        figure = lr_sweep_figure(xs, ys, zs, sweep, title=f"{name} on {title}", minima=surface.minima)
+        saved.append(run_dir.save_figure(figure, f"sweep-{name}.png"))
     if options.three_d:
         figure = surface_3d_with_paths(xs, ys, zs, paths, title=title, view=surface.view, zlim=surface.zlim)
         saved.append(run_dir.save_figure(figure, "surface3d.png"))
@@ -71,6 +76,32 @@ def render_paths_figures(
     if options.interactive:
         saved.extend(_interactive(run_dir, xs, ys, zs, paths, surface, maps, options))
     return saved
+
+
+def _sweeps(paths: PathSet) -> dict[str, list[int]]:
+    """Optimizers that appear in two or more configs (a learning-rate or setting sweep)."""
+    groups: dict[str, list[int]] = {}
+    for config, name in enumerate(paths.optimizers):
+        groups.setdefault(name, []).append(config)
+    return {name: configs for name, configs in groups.items() if len(configs) > 1}
+
+
+def select_configs(paths: PathSet, configs: list[int]) -> PathSet:
+    """The runs of some configs only, as a PathSet of their own (no recomputation)."""
+    runs = np.concatenate([np.arange(c * paths.n_starts, (c + 1) * paths.n_starts) for c in configs])
+    return PathSet(
+        surface=paths.surface,
+        specs=[paths.specs[c] for c in configs],
+        labels=[paths.labels[c] for c in configs],
+        optimizers=[paths.optimizers[c] for c in configs],
+        starts=paths.starts,
+        points=paths.points[runs],
+        losses=paths.losses[runs],
+        grad_norms=paths.grad_norms[runs],
+        n_steps=paths.n_steps[runs],
+        status=[paths.status[r] for r in runs],
+        info=dict(paths.info),
+    )
 
 
 def _animations(

@@ -35,7 +35,7 @@ from optiscope.store import RunDir
 from optiscope.surfaces import Surface
 from optiscope.surfaces import get as get_surface
 
-__all__ = ["PathsStudy", "StudyResult", "load_paths", "run_paths_study"]
+__all__ = ["PathsStudy", "StudyResult", "load_paths", "rerender_paths_study", "run_paths_study"]
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -247,3 +247,21 @@ def load_paths(run_dir: RunDir) -> PathSet:
         steps=int(spec["steps"]),
         info={"batched": manifest.get("batched")},
     )
+
+
+def rerender_paths_study(run_dir: RunDir) -> list[Path]:
+    """Redraw a stored study's figures and report from its tables (paths are not recomputed).
+
+    Basin labels are re-derived from the stored final points, which is bookkeeping, not
+    optimization.
+    """
+    study = PathsStudy.build(**run_dir.spec)
+    surface = get_surface(study.surface)
+    paths = load_paths(run_dir)
+    maps = []
+    if study.start_grid is not None:
+        xs, ys, _ = start_grid(surface, study.start_grid)
+        maps = basin_maps(paths, surface, xs, ys)
+    figures = render_paths_figures(run_dir, paths, surface, maps, study.figure_options())
+    write_report(run_dir)
+    return figures

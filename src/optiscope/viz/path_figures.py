@@ -16,7 +16,7 @@ from optiscope.paths import DIVERGED, BasinMap, PathSet
 from optiscope.viz.levels import contour_levels
 from optiscope.viz.palette import colour_for
 
-__all__ = ["basin_figure", "contour_with_paths", "format_loss", "legend_label", "loss_curves"]
+__all__ = ["basin_figure", "contour_with_paths", "drawn_starts", "format_loss", "legend_label", "loss_curves"]
 
 _MAX_DRAWN_PER_CONFIG = 60
 
@@ -26,6 +26,12 @@ def format_loss(value: float) -> str:
     if not np.isfinite(value):
         return str(value)
     return f"{value:.3g}" if 1e-3 <= abs(value) < 1e4 or value == 0 else f"{value:.2e}"
+
+
+def drawn_starts(n_starts: int, most: int = _MAX_DRAWN_PER_CONFIG) -> np.ndarray:
+    """Indices of the starts drawn per config: all of them, or ``most`` spread evenly over them
+    (a start grid is then sampled across the whole domain, not just its first rows)."""
+    return np.unique(np.linspace(0, n_starts - 1, min(n_starts, most)).round().astype(int))
 
 
 def legend_label(paths: PathSet, config: int) -> str:
@@ -72,7 +78,7 @@ def contour_with_paths(
     for config in range(len(paths.specs)):
         colour = colour_for(config)
         first = config * paths.n_starts
-        drawn = range(first, first + min(paths.n_starts, _MAX_DRAWN_PER_CONFIG))
+        drawn = first + drawn_starts(paths.n_starts)
         for run in drawn:
             last = int(paths.n_steps[run])
             track = paths.points[run, : last + 1]
@@ -118,7 +124,7 @@ def loss_curves(
     for config in range(len(paths.specs)):
         colour = colour_for(config)
         first = config * paths.n_starts
-        for run in range(first, first + min(paths.n_starts, _MAX_DRAWN_PER_CONFIG)):
+        for run in first + drawn_starts(paths.n_starts):
             last = int(paths.n_steps[run])
             axes.plot(
                 steps[: last + 1],

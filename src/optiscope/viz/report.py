@@ -24,6 +24,7 @@ _VIDEO_TYPES = {".mp4": "video/mp4"}
 _PLOTLY_SUFFIX = ".plotly.json"
 _RUN_COLUMNS = ["run", "optimizer", "spec", "start_x", "start_y", "status", "steps", "final_loss"]
 _MAX_TABLE_ROWS = 200
+_OPEN_TABLE_ROWS = 30
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1200px; color: #222; }
@@ -80,8 +81,33 @@ def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
 
 
+def _summary(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per optimizer config: how its runs ended."""
+    grouped = runs.groupby("spec", sort=False)
+    summary = pd.DataFrame(
+        {
+            "runs": grouped.size(),
+            "converged": grouped["status"].apply(lambda s: int((s == "converged").sum())),
+            "diverged": grouped["status"].apply(lambda s: int((s == "diverged").sum())),
+            "median_final_loss": grouped["final_loss"].median(),
+            "median_steps": grouped["steps"].median(),
+        }
+    )
+    if "steps_to_tolerance" in runs.columns:
+        summary["median_steps_to_tolerance"] = grouped["steps_to_tolerance"].median()
+    return summary.reset_index()
+
+
 def _runs_table(runs: pd.DataFrame) -> str:
-    columns = [column for column in [*_RUN_COLUMNS, "steps_to_tolerance"] if column in runs.columns]
+    per_run = _table(runs, [c for c in [*_RUN_COLUMNS, "steps_to_tolerance"] if c in runs.columns])
+    summary = _summary(runs)
+    overview = _table(summary, list(summary.columns))
+    if len(runs) <= _OPEN_TABLE_ROWS:
+        return overview + per_run
+    return f"{overview}<details><summary>every run ({len(runs)})</summary>{per_run}</details>"
+
+
+def _table(runs: pd.DataFrame, columns: list[str]) -> str:
     shown = runs[columns].head(_MAX_TABLE_ROWS)
     head = "".join(
         f'<th class="{"text" if c in ("optimizer", "spec", "status") else ""}">{c}</th>' for c in columns
@@ -91,7 +117,7 @@ def _runs_table(runs: pd.DataFrame) -> str:
         cells = []
         for column in columns:
             value = row[column]
-            text = f"{value:.4g}" if isinstance(value, float) else str(value)
+            text = f"{value:.4g}" if isinstance(value, float) and not pd.isna(value) else str(value)
             css = "text" if column in ("optimizer", "spec", "status") else ""
             if column == "status":
                 css += f" status-{value}"
