@@ -293,3 +293,15 @@ def test_an_internal_error_exits_1_with_one_line(tmp_path: Path, monkeypatch) ->
     assert stderr.strip().splitlines() == [
         "internal error (RuntimeError): simulated bug. Set OPTISCOPE_DEBUG=1 for the traceback."
     ]
+
+
+def test_mp4_animations_from_the_command_line(tmp_path: Path) -> None:
+    pytest.importorskip("imageio_ffmpeg", reason="MP4 needs the optional imageio-ffmpeg (optiscope[video])")
+    out = tmp_path / "video"
+    code, _, stderr = invoke("paths", "booth", "--opt", "sgd:lr=0.05", "--steps", "30", "--animate", "--mp4",
+                             "--frames", "10", "--fps", "5", "--out", str(out))  # fmt: skip
+    assert code == 0, stderr
+    for name in ("contour.mp4", "loss.mp4"):
+        head = (out / "figures" / name).read_bytes()[:12]
+        assert head[4:8] == b"ftyp", f"{name} is not an MP4 file"
+    assert (out / "report.html").read_text().count("<video") == 2

@@ -187,6 +187,10 @@ def paths(
         bool, typer.Option("--interactive", help="Also write interactive (plotly) figures into the report.")
     ] = False,
     frames: Annotated[int, typer.Option(help="Frames per animation.")] = 60,
+    fps: Annotated[int, typer.Option(help="Animation frames per second.")] = 15,
+    mp4: Annotated[
+        bool, typer.Option("--mp4", help="Animations as MP4 (needs optiscope[video]) instead of GIF.")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this run.")] = False,
 ) -> None:
     """Run optimizers on a 2-D surface; store paths.parquet, runs.parquet, figures and report.html in OUT."""
@@ -210,6 +214,8 @@ def paths(
         animate=animate,
         interactive=interactive,
         frames=frames,
+        fps=fps,
+        video="mp4" if mp4 else "gif",
     )
     with _progress("paths") as progress:
         result = run_paths_study(study, out, force=force, progress=progress)

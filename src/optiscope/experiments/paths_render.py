@@ -36,6 +36,7 @@ class FigureOptions:
     interactive: bool = False
     frames: int = 60
     fps: int = 15
+    video: str = "gif"
 
 
 def _title(surface: Surface) -> str:
@@ -113,16 +114,19 @@ def _animations(
     surface: Surface,
     options: FigureOptions,
 ) -> list[Path]:
-    title, timing = _title(surface), {"frames": options.frames, "fps": options.fps}
+    title, suffix = _title(surface), options.video
+    timing = {"frames": options.frames, "fps": options.fps, "fmt": suffix}
+    contour = animate_contour(xs, ys, zs, paths, title=title, **timing)
+    loss = animate_loss(paths, title=f"{surface.name}: loss", **timing)
     saved = [
-        run_dir.write_bytes("figures/contour.gif", animate_contour(xs, ys, zs, paths, title=title, **timing)),
-        run_dir.write_bytes("figures/loss.gif", animate_loss(paths, title=f"{surface.name}: loss", **timing)),
+        run_dir.write_bytes(f"figures/contour.{suffix}", contour),
+        run_dir.write_bytes(f"figures/loss.{suffix}", loss),
     ]
     if options.three_d:
         rolling = animate_surface_3d(
             xs, ys, zs, paths, title=title, view=surface.view, zlim=surface.zlim, **timing
         )
-        saved.append(run_dir.write_bytes("figures/surface3d.gif", rolling))
+        saved.append(run_dir.write_bytes(f"figures/surface3d.{suffix}", rolling))
     return saved
 
 

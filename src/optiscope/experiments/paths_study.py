@@ -66,6 +66,9 @@ class PathsStudy(BaseModel):
     interactive: bool = Field(default=False, description="write interactive plotly figures")
     frames: int = Field(default=60, ge=2, le=600, description="frames per animation")
     fps: int = Field(default=15, ge=1, le=60, description="animation frames per second")
+    video: Literal["gif", "mp4"] = Field(
+        default="gif", description="animation format (mp4 needs imageio-ffmpeg)"
+    )
 
     @field_validator("optimizers")
     @classmethod
@@ -108,6 +111,7 @@ class PathsStudy(BaseModel):
             interactive=self.interactive,
             frames=self.frames,
             fps=self.fps,
+            video=self.video,
         )
 
     def engine_options(self) -> EngineOptions:
