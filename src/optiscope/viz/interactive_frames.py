@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from optiscope.errors import SpecError
 from optiscope.paths import PathSet
 from optiscope.viz.palette import colour_for
-from optiscope.viz.path_figures import legend_label
+from optiscope.viz.path_figures import drawn_starts, legend_label
 
 __all__ = [
     "Track",
@@ -65,11 +65,13 @@ def _finite_or_nan(values: np.ndarray) -> np.ndarray:
 
 
 def drawn_tracks(paths: PathSet, max_runs_per_config: int, max_points: int) -> list[Track]:
-    """The first ``max_runs_per_config`` runs of every config, each cut at its last step."""
+    """Up to ``max_runs_per_config`` runs of every config, spread over its starts, each cut at
+    its last step."""
     tracks = []
     for config in range(len(paths.specs)):
         first = config * paths.n_starts
-        for run in range(first, first + min(paths.n_starts, max_runs_per_config)):
+        for run in first + drawn_starts(paths.n_starts, max(1, max_runs_per_config)):
+            run = int(run)
             steps = track_steps(int(paths.n_steps[run]), max_points)
             points = _finite_or_nan(paths.points[run, steps])
             tracks.append(Track(run, config, steps, points, _finite_or_nan(paths.losses[run, steps])))

@@ -13,7 +13,7 @@ from mpl_toolkits.mplot3d import Axes3D
 
 from optiscope.paths import PathSet
 from optiscope.viz.palette import colour_for
-from optiscope.viz.path_figures import legend_label
+from optiscope.viz.path_figures import drawn_starts, legend_label
 
 __all__ = ["auto_zlim", "draw_surface", "drawn_runs", "lift_path", "surface_3d_with_paths"]
 
@@ -89,12 +89,13 @@ def draw_surface(
 
 
 def drawn_runs(paths: PathSet, max_runs_per_config: int) -> list[tuple[int, int]]:
-    """``(run, config)`` pairs to draw: the first ``max_runs_per_config`` starts of each config."""
-    per_config = min(paths.n_starts, max(1, max_runs_per_config))
+    """``(run, config)`` pairs to draw: up to ``max_runs_per_config`` starts of each config,
+    spread evenly over its starts."""
+    starts = drawn_starts(paths.n_starts, max(1, max_runs_per_config))
     return [
-        (config * paths.n_starts + start, config)
+        (config * paths.n_starts + int(start), config)
         for config in range(len(paths.specs))
-        for start in range(per_config)
+        for start in starts
     ]
 
 
