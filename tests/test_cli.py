@@ -305,3 +305,54 @@ def test_mp4_animations_from_the_command_line(tmp_path: Path) -> None:
         head = (out / "figures" / name).read_bytes()[:12]
         assert head[4:8] == b"ftyp", f"{name} is not an MP4 file"
     assert (out / "report.html").read_text().count("<video") == 2
+
+
+def test_train_writes_metrics_figure_report_and_is_cached(tmp_path: Path) -> None:
+    out = tmp_path / "train"
+    args = ("train", "--opt", "sgd:lr=0.05,momentum=0.9", "--epochs", "3", "--limit", "400",
+            "--record-every", "5", "--out", str(out))  # fmt: skip
+    code, stdout, stderr = invoke(*args)
+    assert code == 0, stderr
+    assert stdout.startswith("status complete after")
+    metrics = pd.read_parquet(out / "metrics.parquet")
+    assert metrics["epoch"].tolist() == [1, 2, 3] and metrics["test_accuracy"].iloc[-1] > 0.25  # chance: 0.1
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["spec"]["optimizer"] == "sgd:lr=0.05,momentum=0.9"
+    assert_picture(out / "figures" / "training.png")
+    assert "metrics per epoch" in (out / "report.html").read_text()
+    with np.load(out / "units" / "path.npz") as path:
+        assert path["steps"][0] == 0 and path["steps"][-1] == metrics["steps"].iloc[-1]
+    code, stdout, _ = invoke(*args)
+    assert code == 0 and stdout.startswith("cached:")
+
+
+def test_train_reads_a_yaml_config_and_flags_override(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("model: mlp\ndataset: digits\noptimizer: 'adam:lr=0.001'\nepochs: 5\nlimit: 300\n")
+    code, _, stderr = invoke("train", str(config), "--epochs", "2", "--out", str(tmp_path / "r"))
+    assert code == 0, stderr
+    spec = json.loads((tmp_path / "r" / "manifest.json").read_text())["spec"]
+    assert spec["optimizer"] == "adam:lr=0.001" and spec["epochs"] == 2
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("train", "--dataset", "mnist", "--data-dir", "/nonexistent/mnist"), "train-images-idx3-ubyte"),
+        (("train", "--dataset", "imagenet"), "imagenet"),
+        (("train", "--model", "resnet"), "resnet"),
+        (("train", "--opt", "adam:lr=-1"), "lr"),
+        (("train", "--epochs", "0"), "epochs"),
+    ],
+)
+def test_train_bad_input_gets_one_line_and_exit_2(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    code, _, stderr = invoke(*args, "--out", str(tmp_path / "bad"))
+    assert code == 2, stderr
+    assert len(stderr.strip().splitlines()) == 1 and needle in stderr
+
+
+def test_train_yaml_with_an_unknown_field_names_it(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("model: mlp\nlearning_rate: 0.1\n")
+    code, _, stderr = invoke("train", str(config), "--out", str(tmp_path / "r"))
+    assert code == 2 and "learning_rate" in stderr

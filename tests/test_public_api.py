@@ -17,6 +17,11 @@ PACKAGES = [
     "optiscope.viz",
     "optiscope.viz.interactive",
     "optiscope.experiments",
+    "optiscope.nets",
+    "optiscope.nets.data",
+    "optiscope.nets.models",
+    "optiscope.nets.recorder",
+    "optiscope.nets.trainer",
 ]
 
 

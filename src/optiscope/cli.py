@@ -257,6 +257,65 @@ def demo(
     typer.echo(f"demo written to: {result.run_dir.path.resolve()}")
 
 
+@app.command("train")
+@handles_errors
+def train_command(
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    config: Annotated[
+        Path | None, typer.Argument(help="A YAML file of TrainConfig fields (flags override).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="mlp (seed 000), cnn or lenet (seed 001).")] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="digits (offline default), mnist, cifar10, synthetic.")
+    ] = None,
+    data_dir: Annotated[
+        str | None, typer.Option(help="Folder holding MNIST IDX or CIFAR-10 batches.")
+    ] = None,
+    opt: Annotated[str | None, typer.Option("--opt", help="Optimizer spec, e.g. 'adam:lr=5e-4'.")] = None,
+    batch_size: Annotated[int | None, typer.Option(help="Batch size; 0 = full batch (GD).")] = None,
+    epochs: Annotated[int | None, typer.Option(help="Epochs at most.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Optimizer steps at most.")] = None,
+    patience: Annotated[
+        int | None, typer.Option(help="Epochs without test-loss improvement before stopping.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for initialisation and batch order.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Keep only the first samples (quick runs).")] = None,
+    record_every: Annotated[int | None, typer.Option(help="Snapshot the weights every k steps.")] = None,
+    device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this run.")] = False,
+) -> None:
+    """Train a network with any optimizer; store metrics, checkpoints, the weight path and a report."""
+    from optiscope.experiments.train_study import run_train_study
+    from optiscope.nets.trainer import TrainConfig
+
+    fields = _read_yaml(config) if config is not None else {}
+    flags = {"model": model, "dataset": dataset, "data_dir": data_dir, "optimizer": opt,
+             "batch_size": batch_size, "epochs": epochs, "max_steps": steps, "patience": patience,
+             "seed": seed, "limit": limit, "record_every": record_every, "device": device}  # fmt: skip
+    fields.update({key: value for key, value in flags.items() if value is not None})
+    run = run_train_study(TrainConfig.build(**fields), out, force=force)
+    if run.run_dir is not None and run.run_dir.cached:
+        typer.echo(f"cached: {out} already holds this run; nothing recomputed (--force recomputes)")
+    last = run.metrics.iloc[-1]
+    typer.echo(f"status {run.status} after {run.steps} steps; test accuracy {last['test_accuracy']:.4f}, "
+               f"test loss {last['test_loss']:.4g}")  # fmt: skip
+    typer.echo(f"report: {Path(out) / 'report.html'}")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    import yaml
+
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise SpecError(f"cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(loaded, dict):
+        raise SpecError(f"{path} must hold a mapping of config fields")
+    return loaded
+
+
 @app.command()
 @handles_errors
 def report(

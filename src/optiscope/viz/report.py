@@ -46,6 +46,7 @@ class ReportSection:
     anchor: str
     manifest: dict[str, Any]
     runs: pd.DataFrame | None
+    metrics: pd.DataFrame | None = None
     figures: list[Path] = field(default_factory=list)
     interactive: list[Path] = field(default_factory=list)
 
@@ -64,6 +65,7 @@ def _section(run: Path, title: str, anchor: str) -> ReportSection:
         anchor=anchor,
         manifest=manifest,
         runs=pd.read_parquet(table) if table.exists() else None,
+        metrics=pd.read_parquet(run / "metrics.parquet") if (run / "metrics.parquet").exists() else None,
         figures=[path for path in files if path.suffix in _IMAGE_TYPES or path.suffix in _VIDEO_TYPES],
         interactive=[path for path in files if path.name.endswith(_PLOTLY_SUFFIX)],
     )
@@ -165,6 +167,11 @@ def _section_html(section: ReportSection) -> str:
     ]
     if section.runs is not None:
         parts.append(_runs_table(section.runs))
+    if section.metrics is not None:
+        columns = [
+            column for column in section.metrics.columns if not column.startswith("test_accuracy_class_")
+        ]
+        parts.append("<h3>metrics per epoch</h3>" + _table(section.metrics, columns))
     parts.extend(_figure_html(path) for path in section.figures)
     parts.extend(
         _interactive_html(path, f"{section.anchor}-plot-{index}")

@@ -1,0 +1,22 @@
+"""A training study: train (compute + store, resumable) -> draw the curves -> report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from optiscope.experiments.paths_render import write_report
+from optiscope.nets.trainer import TrainConfig, TrainRun, train
+from optiscope.viz.training_figures import training_curves
+
+__all__ = ["run_train_study"]
+
+
+def run_train_study(config: TrainConfig, out: str | Path, *, force: bool = False) -> TrainRun:
+    """Train into the run directory ``out`` (resuming or reusing what is there), then render."""
+    run = train(config, out, force=force)
+    assert run.run_dir is not None
+    if not run.run_dir.cached:
+        title = f"{config.model} on {config.dataset}, {config.optimizer}, batch {config.batch_size or 'full'}"
+        run.run_dir.save_figure(training_curves(run.metrics, title=title), "training.png")
+        write_report(run.run_dir)
+    return run

@@ -1,0 +1,35 @@
+"""The training lab: data sets, models, the trainer and the weight-path recorder."""
+
+from __future__ import annotations
+
+from optiscope.nets.data import Dataset, DatasetError, batches, load_dataset
+from optiscope.nets.models import MLP, LeNet5, SmallCNN, build_model, count_parameters
+from optiscope.nets.recorder import (
+    PathRecorder,
+    flatten_parameters,
+    parameter_layout,
+    record,
+    snapshot_interval,
+)
+from optiscope.nets.trainer import TrainConfig, TrainRun, evaluate, train
+
+__all__ = [
+    "MLP",
+    "Dataset",
+    "DatasetError",
+    "LeNet5",
+    "PathRecorder",
+    "SmallCNN",
+    "TrainConfig",
+    "TrainRun",
+    "batches",
+    "build_model",
+    "count_parameters",
+    "evaluate",
+    "flatten_parameters",
+    "load_dataset",
+    "parameter_layout",
+    "record",
+    "snapshot_interval",
+    "train",
+]

@@ -1,0 +1,317 @@
+"""The trainer: any registry optimizer on a real network, epoch by epoch, resumable.
+
+One epoch is one unit of work. After each epoch the run directory gets the metrics so far and a
+checkpoint (model, optimizer, batch-order generator), so a run killed at any point resumes from
+its last finished epoch and ends exactly as an uninterrupted run would (CPU, same seeds).
+Seed 000's early stopping: a non-finite loss ends the run as ``diverged``; no improvement of
+the test loss for ``patience`` epochs ends it as ``early_stopped``.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from torch import nn
+
+from optiscope.errors import SpecError
+from optiscope.nets.data import Dataset, batches, load_dataset
+from optiscope.nets.models import build_model
+from optiscope.nets.recorder import PathRecorder
+from optiscope.optimizers import build_optimizer, get_entry, parse_spec
+from optiscope.store import RunDir
+
+__all__ = ["TrainConfig", "TrainRun", "evaluate", "train"]
+
+_EVAL_CHUNK = 4096
+_METRIC_COLUMNS = [
+    "epoch",
+    "steps",
+    "last_batch_loss",
+    "train_loss",
+    "train_accuracy",
+    "test_loss",
+    "test_accuracy",
+    "grad_norm",
+    "seconds",
+]
+
+
+class TrainConfig(BaseModel):
+    """What to train: frozen, validated once, hashed into the run's cache key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str = "mlp"
+    dataset: str = "digits"
+    data_dir: str | None = None
+    optimizer: str = "sgd:lr=0.05,momentum=0.9"
+    batch_size: int = Field(default=64, ge=0, description="0 means full batch (GD)")
+    epochs: int = Field(default=20, gt=0, le=100_000)
+    max_steps: int | None = Field(default=None, gt=0, description="stop after this many optimizer steps")
+    patience: int | None = Field(default=4, ge=1, description="epochs without test-loss improvement")
+    seed: int = 0
+    limit: int | None = Field(default=None, gt=0, description="keep only the first samples (quick runs)")
+    record_every: int | None = Field(default=None, gt=0, description="weight snapshot interval in steps")
+    device: str = "cpu"
+
+    @classmethod
+    def build(cls, **fields: Any) -> TrainConfig:
+        """Validate ``fields``, turning pydantic's report into one :class:`SpecError` line."""
+        try:
+            config = cls(**fields)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "config"
+            raise SpecError(f"{where}: {first['msg']}") from None
+        return config.model_copy(update={"optimizer": parse_spec(config.optimizer).to_string()})
+
+
+@dataclass
+class TrainRun:
+    """A finished (or stopped) training run."""
+
+    config: TrainConfig
+    metrics: pd.DataFrame
+    status: str
+    model: nn.Module
+    steps: int
+    snapshots: np.ndarray | None = None
+    snapshot_steps: np.ndarray | None = None
+    run_dir: RunDir | None = None
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[str, Any]:
+    """Mean loss, accuracy and per-class accuracy on ``(x, y)``, in eval mode, in chunks."""
+    model.eval()
+    total_loss, correct = 0.0, torch.zeros(num_classes)
+    counts = torch.bincount(y.cpu(), minlength=num_classes).float()
+    with torch.no_grad():
+        for start in range(0, len(x), _EVAL_CHUNK):
+            logits = model(x[start : start + _EVAL_CHUNK])
+            target = y[start : start + _EVAL_CHUNK]
+            total_loss += float(nn.functional.cross_entropy(logits, target, reduction="sum"))
+            hits = (logits.argmax(1) == target).cpu()
+            correct += torch.bincount(target.cpu()[hits], minlength=num_classes).float()
+    model.train()
+    per_class = (correct / counts.clamp(min=1)).tolist()
+    return {"loss": total_loss / len(x), "accuracy": float(correct.sum() / len(x)), "per_class": per_class}
+
+
+def full_gradient_norm(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Norm of the gradient of the mean training loss over the whole set (seed 001, fig. 1)."""
+    model.zero_grad(set_to_none=True)
+    for start in range(0, len(x), _EVAL_CHUNK):
+        logits = model(x[start : start + _EVAL_CHUNK])
+        loss = nn.functional.cross_entropy(logits, y[start : start + _EVAL_CHUNK], reduction="sum") / len(x)
+        loss.backward()
+    norm = math.sqrt(sum(float(p.grad.pow(2).sum()) for p in model.parameters() if p.grad is not None))
+    model.zero_grad(set_to_none=True)
+    return norm
+
+
+def _train_step(
+    model: nn.Module, optimizer: torch.optim.Optimizer, entry: Any, xb: torch.Tensor, yb: torch.Tensor
+) -> float:
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(xb), yb)
+        loss.backward(create_graph=entry.needs_create_graph)
+        return loss
+
+    loss = closure()
+    if entry.needs_closure:
+        optimizer.step(closure)
+    else:
+        optimizer.step()
+    if entry.needs_create_graph:  # break the parameter <-> gradient reference cycle
+        optimizer.zero_grad(set_to_none=True)
+    return float(loss.detach())
+
+
+class _Session:
+    """The mutable state of one training run (model, optimizer, batch order, metrics)."""
+
+    def __init__(self, config: TrainConfig, data: Dataset) -> None:
+        torch.manual_seed(config.seed)
+        self.config, self.data = config, data
+        self.entry = get_entry(parse_spec(config.optimizer).name)
+        self.model = build_model(config.model, data.input_shape, data.num_classes).to(config.device)
+        self.optimizer = build_optimizer(config.optimizer, list(self.model.parameters()))
+        self.generator = torch.Generator().manual_seed(config.seed)
+        self.rows: list[dict[str, Any]] = []
+        self.steps, self.status = 0, "running"
+
+    def state(self) -> bytes:
+        buffer = io.BytesIO()
+        torch.save(
+            {
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(),
+                "torch_rng": torch.get_rng_state(),
+                "steps": self.steps,
+            },
+            buffer,
+        )
+        return buffer.getvalue()
+
+    def restore(self, blob: bytes) -> None:
+        state = torch.load(io.BytesIO(blob), weights_only=True, map_location=self.config.device)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        self.steps = int(state["steps"])
+
+    def run_epoch(self, epoch: int, recorder: PathRecorder | None) -> dict[str, Any]:
+        began = time.perf_counter()
+        batch_size = self.config.batch_size or len(self.data.x_train)
+        last_loss = math.nan
+        for xb, yb in batches(self.data.x_train, self.data.y_train, batch_size, generator=self.generator):
+            last_loss = _train_step(self.model, self.optimizer, self.entry, xb, yb)
+            self.steps += 1
+            if recorder is not None:
+                recorder.step(self.steps)
+            if not math.isfinite(last_loss):
+                self.status = "diverged"
+                break
+            if self.config.max_steps is not None and self.steps >= self.config.max_steps:
+                break
+        return self._metrics(epoch, last_loss, time.perf_counter() - began)
+
+    def _metrics(self, epoch: int, last_loss: float, seconds: float) -> dict[str, Any]:
+        data = self.data
+        train = evaluate(self.model, data.x_train, data.y_train, data.num_classes)
+        test = evaluate(self.model, data.x_test, data.y_test, data.num_classes)
+        row = {
+            "epoch": epoch,
+            "steps": self.steps,
+            "last_batch_loss": last_loss,
+            "train_loss": train["loss"],
+            "train_accuracy": train["accuracy"],
+            "test_loss": test["loss"],
+            "test_accuracy": test["accuracy"],
+            "grad_norm": full_gradient_norm(self.model, data.x_train, data.y_train),
+            "seconds": seconds,
+        }
+        row.update({f"test_accuracy_class_{k}": value for k, value in enumerate(test["per_class"])})
+        if not all(math.isfinite(row[key]) for key in ("train_loss", "test_loss")):
+            self.status = "diverged"
+        return row
+
+    def should_stop(self) -> bool:
+        if self.status == "diverged":
+            return True
+        if self.config.max_steps is not None and self.steps >= self.config.max_steps:
+            self.status = "complete"
+            return True
+        patience = self.config.patience
+        losses = [row["test_loss"] for row in self.rows]
+        if (
+            patience is not None
+            and len(losses) > patience
+            and min(losses[-patience:]) >= min(losses[:-patience])
+        ):
+            self.status = "early_stopped"
+            return True
+        return False
+
+
+def train(config: TrainConfig, out: str | Path | None = None, *, force: bool = False) -> TrainRun:
+    """Train ``config.model`` on ``config.dataset`` with ``config.optimizer``.
+
+    With ``out``, every epoch is stored as it finishes (metrics + checkpoint), a killed run
+    resumes from its last finished epoch, and a finished one is a cache hit.
+    """
+    data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, limit=config.limit)
+    data = data.to(config.device)
+    session = _Session(config, data)
+    run_dir = (
+        RunDir.open(out, kind="train", spec=config.model_dump(mode="json"), force=force) if out else None
+    )
+    recorder = _recorder(session, config)
+    start_epoch = _resume(session, run_dir, recorder)
+    # Snapshots already in stored epoch units (all of them after a resume, none on a fresh start,
+    # where the step-0 snapshot is stored with epoch 1).
+    stored = recorder.count if recorder is not None and start_epoch > 1 else 0
+    for epoch in range(start_epoch, config.epochs + 1):
+        if session.status != "running":
+            break
+        session.rows.append(session.run_epoch(epoch, recorder))
+        if run_dir is not None:
+            _store_epoch(run_dir, session, epoch, recorder, stored)
+            stored = recorder.count if recorder is not None else 0
+        if session.should_stop():
+            break
+    if session.status == "running":
+        session.status = "complete"
+    return _finish(session, recorder, run_dir)
+
+
+def _recorder(session: _Session, config: TrainConfig) -> PathRecorder | None:
+    if config.record_every is None:
+        return None
+    return PathRecorder(session.model, every=config.record_every)
+
+
+def _resume(session: _Session, run_dir: RunDir | None, recorder: PathRecorder | None) -> int:
+    """Restore the last finished epoch (and the weight path so far); the next epoch to run."""
+    done = sorted(unit for unit in run_dir.completed_units() if unit.startswith("epoch-")) if run_dir else []
+    if not done:
+        if recorder is not None:
+            recorder.start()
+        return 1
+    units = [run_dir.load_unit(unit) for unit in done]
+    arrays, meta = units[-1]
+    session.restore(arrays["checkpoint"].tobytes())
+    session.rows = [
+        {key: (math.nan if value is None else value) for key, value in row.items()} for row in meta["rows"]
+    ]
+    session.status = meta["status"]
+    if recorder is not None:
+        recorder.resume(
+            np.concatenate([unit[0]["snapshots"] for unit in units]),
+            np.concatenate([unit[0]["snapshot_steps"] for unit in units]),
+        )
+    return len(done) + 1
+
+
+def _store_epoch(
+    run_dir: RunDir, session: _Session, epoch: int, recorder: PathRecorder | None, before: int
+) -> None:
+    """One epoch's unit: checkpoint, metrics so far, and the weight snapshots the epoch added."""
+    arrays = {"checkpoint": np.frombuffer(session.state(), dtype=np.uint8)}
+    if recorder is not None:
+        arrays["snapshots"], arrays["snapshot_steps"] = recorder.new_since(before)
+    rows = [{key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+             for key, value in row.items()} for row in session.rows]  # fmt: skip
+    run_dir.save_unit(f"epoch-{epoch:05d}", arrays, {"rows": rows, "status": session.status})
+
+
+def _finish(session: _Session, recorder: PathRecorder | None, run_dir: RunDir | None) -> TrainRun:
+    metrics = pd.DataFrame(session.rows)
+    classes = sorted(
+        (c for c in metrics.columns if c.startswith("test_accuracy_class_")), key=lambda c: int(c[20:])
+    )
+    metrics = metrics[[*_METRIC_COLUMNS, *classes]] if len(metrics) else metrics
+    snapshots = steps = None
+    if recorder is not None:
+        recorder.finish(session.steps)
+        snapshots, steps = recorder.snapshots(), recorder.steps()
+    if run_dir is not None and not run_dir.cached:
+        run_dir.write_table("metrics", metrics)
+        if recorder is not None:
+            recorder.save(run_dir)
+        run_dir.complete(status=session.status, steps=session.steps)
+    return TrainRun(
+        session.config, metrics, session.status, session.model, session.steps, snapshots, steps, run_dir
+    )

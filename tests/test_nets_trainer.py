@@ -1,0 +1,96 @@
+"""The trainer: learns digits, records divergence, stops early, resumes exactly after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from optiscope.nets.trainer import TrainConfig, train
+
+
+def test_seed_mlp_learns_digits_with_sgd_momentum() -> None:
+    """The issue's bar: digits, seed 000's MLP, SGD lr 0.05 momentum 0.9, batch 64, 20 epochs."""
+    config = TrainConfig.build(optimizer="sgd:lr=0.05,momentum=0.9", batch_size=64, epochs=20, patience=None)
+    began = time.process_time()
+    run = train(config)
+    assert run.status == "complete"
+    assert run.metrics["test_accuracy"].iloc[-1] > 0.94, run.metrics[["epoch", "test_accuracy"]]
+    assert time.process_time() - began < 60, "must train within a CPU-minute"
+    per_class = run.metrics.filter(like="test_accuracy_class_").iloc[-1]
+    assert len(per_class) == 10 and per_class.min() > 0.7
+    assert (run.metrics["grad_norm"] > 0).all()
+
+
+def test_a_huge_learning_rate_is_recorded_as_diverged() -> None:
+    """Seed 000's Table II, lr 2 without momentum: the loss turns NaN; the run stops, as a result."""
+    run = train(TrainConfig.build(optimizer="sgd:lr=2", batch_size=64, epochs=5, patience=None))
+    assert run.status == "diverged"
+    assert len(run.metrics) < 5 and np.isnan(run.metrics["train_loss"].iloc[-1])
+    assert run.metrics["test_accuracy"].iloc[-1] < 0.2, "a diverged net scores at chance"
+
+
+def test_gd_is_one_full_batch_step_per_epoch() -> None:
+    run = train(TrainConfig.build(optimizer="sgd:lr=0.1", batch_size=0, epochs=3, patience=None))
+    assert run.metrics["steps"].tolist() == [1, 2, 3]
+
+
+def test_recorder_snapshots_every_k_steps_and_the_final_weights() -> None:
+    run = train(TrainConfig.build(epochs=2, limit=300, record_every=2, patience=None))
+    steps_per_epoch = -(-300 // 64)  # ceil: the last partial batch counts
+    total = 2 * steps_per_epoch
+    expected = sorted(set(range(0, total + 1, 2)) | {total})
+    assert run.snapshot_steps.tolist() == expected
+    final = torch.cat([p.detach().flatten() for p in run.model.parameters()]).numpy()
+    np.testing.assert_array_equal(run.snapshots[-1], final.astype(np.float32))
+
+
+def test_patience_stops_when_the_test_loss_stops_improving() -> None:
+    run = train(TrainConfig.build(optimizer="sgd:lr=0.5,momentum=0.9", epochs=60, patience=2))
+    losses = run.metrics["test_loss"].tolist()
+    assert run.status in ("early_stopped", "diverged")
+    if run.status == "early_stopped":
+        assert min(losses[-2:]) >= min(losses[:-2]), "stopped while still improving"
+        assert len(losses) < 60
+
+
+_KILL_SCRIPT = """
+import sys
+from optiscope.nets.trainer import TrainConfig, train
+train(TrainConfig.build(epochs=6, limit=600, patience=None, record_every=5), sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None:
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    process = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(killed)])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((killed / "units").glob("epoch-*.npz"))) < 2:
+        time.sleep(0.01)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    finished = len(list((killed / "units").glob("epoch-*.npz")))
+    assert 2 <= finished < 6, f"kill landed at {finished} epochs"
+    assert json.loads((killed / "manifest.json").read_text())["status"] == "running"
+    subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(killed)], check=True)
+    subprocess.run([sys.executable, "-c", _KILL_SCRIPT, str(clean)], check=True)
+    resumed, reference = (
+        pd.read_parquet(killed / "metrics.parquet"),
+        pd.read_parquet(clean / "metrics.parquet"),
+    )
+    pd.testing.assert_frame_equal(
+        resumed.drop(columns=["seconds"]), reference.drop(columns=["seconds"]), check_exact=True
+    )
+    with np.load(killed / "units" / "path.npz") as a, np.load(clean / "units" / "path.npz") as b:
+        np.testing.assert_array_equal(a["steps"], b["steps"])
+        np.testing.assert_array_equal(a["snapshots"], b["snapshots"])
