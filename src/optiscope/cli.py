@@ -302,6 +302,23 @@ def train_command(
     typer.echo(f"report: {Path(out) / 'report.html'}")
 
 
+@app.command()
+@handles_errors
+def sweep(
+    config: Annotated[
+        Path, typer.Argument(help="YAML with 'base' (TrainConfig fields) and 'grid' (key: [values]).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    force: Annotated[bool, typer.Option("--force", help="Recompute every cell.")] = False,
+) -> None:
+    """Train one run per grid cell (seed 000's Table II); results table, heatmap and report."""
+    from optiscope.experiments.sweep import SweepConfig, run_sweep
+
+    results = run_sweep(SweepConfig.build(**_read_yaml(config)), out, force=force)
+    typer.echo(results.to_string(index=False))
+    typer.echo(f"report: {Path(out) / 'report.html'}")
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 

@@ -1,0 +1,130 @@
+"""A sweep: a grid over training settings (seed 000's Table II), one resumable run per cell.
+
+Each cell is a full training run in ``DIR/cells/<cell>/``, so a finished cell is a cache hit
+and a killed sweep resumes at the first unfinished cell. A diverged cell is a result (status
+``diverged``, accuracy at chance), never a failure of the sweep.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from optiscope.errors import SpecError
+from optiscope.experiments.paths_render import write_report
+from optiscope.experiments.train_study import run_train_study
+from optiscope.nets.trainer import TrainConfig
+from optiscope.optimizers import parse_spec
+from optiscope.spec_syntax import format_named_args
+from optiscope.store import RunDir
+
+__all__ = ["SweepConfig", "cell_configs", "run_sweep", "sweep_heatmap"]
+
+_TRAIN_FIELDS = set(TrainConfig.model_fields)
+
+
+class SweepConfig(BaseModel):
+    """The base training config and the grid: keys are TrainConfig fields or optimizer hparams."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base: dict[str, Any] = Field(default_factory=dict)
+    grid: dict[str, list[Any]] = Field(min_length=1)
+
+    @classmethod
+    def build(cls, **fields: Any) -> SweepConfig:
+        try:
+            return cls(**fields)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "sweep"
+            raise SpecError(f"{where}: {first['msg']}") from None
+
+
+def cell_configs(sweep: SweepConfig) -> list[tuple[dict[str, Any], TrainConfig]]:
+    """Every grid cell as ``(its settings, its TrainConfig)``, in grid order."""
+    keys = list(sweep.grid)
+    cells = []
+    for values in itertools.product(*(sweep.grid[key] for key in keys)):
+        settings = dict(zip(keys, values, strict=True))
+        fields = dict(sweep.base)
+        hparams = {key: value for key, value in settings.items() if key not in _TRAIN_FIELDS}
+        fields.update({key: value for key, value in settings.items() if key in _TRAIN_FIELDS})
+        spec = parse_spec(fields.get("optimizer", TrainConfig().optimizer))
+        fields["optimizer"] = format_named_args(spec.name, {**spec.hparams, **hparams})
+        cells.append((settings, TrainConfig.build(**fields)))
+    return cells
+
+
+def _cell_name(index: int, settings: dict[str, Any]) -> str:
+    parts = "-".join(f"{key}{value}" for key, value in settings.items())
+    return f"{index:03d}-" + "".join(char if char.isalnum() or char in ".-" else "_" for char in parts)
+
+
+def run_sweep(sweep: SweepConfig, out: str | Path, *, force: bool = False) -> pd.DataFrame:
+    """Run every cell (reusing finished ones) and store the results table, heatmap and report."""
+    run_dir = RunDir.open(out, kind="sweep", spec=sweep.model_dump(mode="json"), force=force)
+    if run_dir.cached:
+        return run_dir.read_table("results")
+    rows = []
+    try:
+        for index, (settings, config) in enumerate(cell_configs(sweep)):
+            run = run_train_study(config, Path(out) / "cells" / _cell_name(index, settings), force=force)
+            last = run.metrics.iloc[-1]
+            row = {key: str(value) for key, value in settings.items()}
+            row.update(status=run.status, epochs=int(last["epoch"]), steps=run.steps)
+            row.update({key: float(last[key]) for key in ("train_accuracy", "test_accuracy", "test_loss")})
+            rows.append(row)
+        results = pd.DataFrame(rows)
+        run_dir.write_table("results", results)
+        table = results.to_markdown(index=False) if _has_tabulate() else results.to_string(index=False)
+        run_dir.write_text("results.md", table)
+        run_dir.save_figure(sweep_heatmap(results, list(sweep.grid)), "sweep.png")
+        run_dir.complete(cells=len(rows))
+    except BaseException as error:
+        run_dir.fail(f"{type(error).__name__}: {error}")
+        raise
+    write_report(run_dir)
+    return results
+
+
+def _has_tabulate() -> bool:
+    try:
+        import tabulate  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def sweep_heatmap(results: pd.DataFrame, keys: list[str]) -> Figure:
+    """Test accuracy over the first two grid keys, one panel per value of the others."""
+    rows_key, cols_key = [*keys, None, None][:2]
+    rest = keys[2:]
+    groups = list(results.groupby(rest, sort=False)) if rest else [((), results)]
+    figure = Figure(figsize=(4.6 * len(groups) + 1, 4.2), layout="constrained")
+    panels = figure.subplots(1, len(groups), squeeze=False)[0]
+    for axes, (name, group) in zip(panels, groups, strict=True):
+        if cols_key is None:
+            table = group.set_index(rows_key)[["test_accuracy"]]
+        else:
+            table = group.pivot_table(index=rows_key, columns=cols_key, values="test_accuracy", sort=False)
+        image = axes.imshow(table.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis")
+        axes.set(
+            xticks=range(table.shape[1]), yticks=range(table.shape[0]), xlabel=cols_key or "", ylabel=rows_key
+        )
+        axes.set_xticklabels(table.columns.astype(str))
+        axes.set_yticklabels(table.index.astype(str))
+        for (i, j), value in np.ndenumerate(table.to_numpy(dtype=float)):
+            axes.text(
+                j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black"
+            )
+        label = ", ".join(f"{key}={value}" for key, value in zip(rest, np.atleast_1d(name), strict=False))
+        axes.set_title(label or "test accuracy")
+    figure.colorbar(image, ax=list(panels), label="test accuracy")
+    return figure
