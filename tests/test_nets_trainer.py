@@ -94,3 +94,31 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None
     with np.load(killed / "units" / "path.npz") as a, np.load(clean / "units" / "path.npz") as b:
         np.testing.assert_array_equal(a["steps"], b["steps"])
         np.testing.assert_array_equal(a["snapshots"], b["snapshots"])
+
+
+def test_a_user_loop_recording_equals_the_trainers(tmp_path: Path) -> None:
+    """`record()` around a hand-written loop captures exactly what the trainer's recorder does."""
+    from torch import nn
+
+    from optiscope.nets import batches, build_model, load_dataset, record
+    from optiscope.optimizers import build_optimizer
+
+    config = TrainConfig.build(epochs=2, limit=300, record_every=3, patience=None)
+    reference = train(config)
+
+    data = load_dataset("digits", seed=0, limit=300)
+    torch.manual_seed(0)
+    model = build_model("mlp", data.input_shape, data.num_classes)
+    optimizer = build_optimizer(config.optimizer, list(model.parameters()))
+    generator = torch.Generator().manual_seed(0)
+    with record(model, every=3, out=tmp_path / "mine") as recorder:
+        for _ in range(2):
+            for xb, yb in batches(data.x_train, data.y_train, 64, generator=generator):
+                optimizer.zero_grad(set_to_none=True)
+                nn.functional.cross_entropy(model(xb), yb).backward()
+                optimizer.step()
+                recorder.step()
+    np.testing.assert_array_equal(recorder.steps(), reference.snapshot_steps)
+    np.testing.assert_array_equal(recorder.snapshots(), reference.snapshots)
+    with np.load(tmp_path / "mine" / "units" / "path.npz") as stored:
+        np.testing.assert_array_equal(stored["snapshots"], reference.snapshots)
