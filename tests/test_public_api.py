@@ -10,6 +10,7 @@ PACKAGES = [
     "optiscope",
     "optiscope.errors",
     "optiscope.spec_syntax",
+    "optiscope.validated",
     "optiscope.optimizers",
     "optiscope.surfaces",
     "optiscope.paths",

@@ -17,9 +17,8 @@ from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from optiscope.errors import SpecError
 from optiscope.experiments.paths_render import GRID_FILE, FigureOptions, render_paths_figures, write_report
 from optiscope.optimizers import parse_spec
 from optiscope.paths import (
@@ -34,6 +33,7 @@ from optiscope.paths import (
 from optiscope.store import RunDir
 from optiscope.surfaces import Surface
 from optiscope.surfaces import get as get_surface
+from optiscope.validated import validated
 
 __all__ = ["PathsStudy", "StudyResult", "load_paths", "rerender_paths_study", "run_paths_study"]
 
@@ -97,12 +97,7 @@ class PathsStudy(BaseModel):
     @classmethod
     def build(cls, **fields: object) -> PathsStudy:
         """Validate ``fields`` into a study, turning pydantic's report into one :class:`SpecError` line."""
-        try:
-            return cls(**fields)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "study"
-            raise SpecError(f"{where}: {first['msg']}") from None
+        return validated(cls, fields)
 
     def figure_options(self) -> FigureOptions:
         return FigureOptions(

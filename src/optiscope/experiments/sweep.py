@@ -14,15 +14,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from optiscope.errors import SpecError
 from optiscope.experiments.paths_render import write_report
 from optiscope.experiments.train_study import run_train_study
 from optiscope.nets.trainer import TrainConfig
 from optiscope.optimizers import parse_spec
 from optiscope.spec_syntax import format_named_args
 from optiscope.store import RunDir
+from optiscope.validated import validated
 
 __all__ = ["SweepConfig", "cell_configs", "run_sweep", "sweep_heatmap"]
 
@@ -39,12 +39,7 @@ class SweepConfig(BaseModel):
 
     @classmethod
     def build(cls, **fields: Any) -> SweepConfig:
-        try:
-            return cls(**fields)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "sweep"
-            raise SpecError(f"{where}: {first['msg']}") from None
+        return validated(cls, fields)
 
 
 def cell_configs(sweep: SweepConfig) -> list[tuple[dict[str, Any], TrainConfig]]:

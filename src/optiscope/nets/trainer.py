@@ -19,15 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from optiscope.errors import SpecError
 from optiscope.nets.data import Dataset, batches, load_dataset
 from optiscope.nets.models import build_model
 from optiscope.nets.recorder import PathRecorder
 from optiscope.optimizers import build_optimizer, get_entry, parse_spec
 from optiscope.store import RunDir
+from optiscope.validated import validated
 
 __all__ = ["TrainConfig", "TrainRun", "evaluate", "train"]
 
@@ -66,12 +66,7 @@ class TrainConfig(BaseModel):
     @classmethod
     def build(cls, **fields: Any) -> TrainConfig:
         """Validate ``fields``, turning pydantic's report into one :class:`SpecError` line."""
-        try:
-            config = cls(**fields)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "config"
-            raise SpecError(f"{where}: {first['msg']}") from None
+        config = validated(cls, fields)
         return config.model_copy(update={"optimizer": parse_spec(config.optimizer).to_string()})
 
 
