@@ -122,3 +122,31 @@ def test_a_user_loop_recording_equals_the_trainers(tmp_path: Path) -> None:
     np.testing.assert_array_equal(recorder.snapshots(), reference.snapshots)
     with np.load(tmp_path / "mine" / "units" / "path.npz") as stored:
         np.testing.assert_array_equal(stored["snapshots"], reference.snapshots)
+
+
+def test_the_path_is_recorded_by_default_every_step_for_a_small_model() -> None:
+    run = train(TrainConfig.build(epochs=2, limit=200, patience=None))
+    steps_per_epoch = -(-200 // 64)
+    assert run.snapshot_steps.tolist() == list(range(2 * steps_per_epoch + 1))
+
+
+def test_a_tight_budget_picks_the_densest_interval_that_fits() -> None:
+    """Budget for 6 snapshots of the digits MLP: k is the smallest with steps // k + 2 <= 6."""
+    from optiscope.nets import build_model, count_parameters
+
+    n_params = count_parameters(build_model("mlp", (1, 8, 8), 10))
+    budget_mb = 6 * n_params * 4 / 2**20
+    run = train(TrainConfig.build(epochs=4, limit=640, patience=None, record_budget_mb=budget_mb))
+    total = 4 * 10
+    k = next(k for k in range(1, total + 1) if total // k + 2 <= 6)
+    assert run.snapshot_steps.tolist() == sorted(set(range(0, total + 1, k)) | {total})
+    assert run.snapshots.nbytes <= budget_mb * 2**20
+
+
+def test_recording_can_be_switched_off_and_cuda_is_refused_where_absent() -> None:
+    from optiscope.errors import SpecError
+
+    assert train(TrainConfig.build(epochs=1, limit=100, record=False)).snapshots is None
+    if not torch.cuda.is_available():
+        with pytest.raises(SpecError, match="CUDA is not available"):
+            train(TrainConfig.build(epochs=1, limit=100, device="cuda"))

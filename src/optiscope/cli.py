@@ -280,7 +280,13 @@ def train_command(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed for initialisation and batch order.")] = None,
     limit: Annotated[int | None, typer.Option(help="Keep only the first samples (quick runs).")] = None,
-    record_every: Annotated[int | None, typer.Option(help="Snapshot the weights every k steps.")] = None,
+    record_every: Annotated[
+        int | None, typer.Option(help="Snapshot the weights every k steps (default: as often as fits).")
+    ] = None,
+    no_record: Annotated[bool, typer.Option("--no-record", help="Do not record the weight path.")] = False,
+    download: Annotated[
+        bool, typer.Option("--download", help="Fetch MNIST/CIFAR-10 with torchvision if missing.")
+    ] = False,
     device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this run.")] = False,
 ) -> None:
@@ -291,9 +297,11 @@ def train_command(
     fields = _read_yaml(config) if config is not None else {}
     flags = {"model": model, "dataset": dataset, "data_dir": data_dir, "optimizer": opt,
              "batch_size": batch_size, "epochs": epochs, "max_steps": steps, "patience": patience,
-             "seed": seed, "limit": limit, "record_every": record_every, "device": device}  # fmt: skip
+             "seed": seed, "limit": limit, "record_every": record_every, "device": device,
+             "record": False if no_record else None, "download": True if download else None}  # fmt: skip
     fields.update({key: value for key, value in flags.items() if value is not None})
-    run = run_train_study(TrainConfig.build(**fields), out, force=force)
+    with _progress("train (epochs)") as progress:
+        run = run_train_study(TrainConfig.build(**fields), out, force=force, progress=progress)
     if run.run_dir is not None and run.run_dir.cached:
         typer.echo(f"cached: {out} already holds this run; nothing recomputed (--force recomputes)")
     last = run.metrics.iloc[-1]
@@ -314,7 +322,8 @@ def sweep(
     """Train one run per grid cell (seed 000's Table II); results table, heatmap and report."""
     from optiscope.experiments.sweep import SweepConfig, run_sweep
 
-    results = run_sweep(SweepConfig.build(**_read_yaml(config)), out, force=force)
+    with _progress("sweep (cells)") as progress:
+        results = run_sweep(SweepConfig.build(**_read_yaml(config)), out, force=force, progress=progress)
     typer.echo(results.to_string(index=False))
     typer.echo(f"report: {Path(out) / 'report.html'}")
 

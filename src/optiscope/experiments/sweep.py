@@ -8,6 +8,7 @@ and a killed sweep resumes at the first unfinished cell. A diverged cell is a re
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,15 +63,27 @@ def _cell_name(index: int, settings: dict[str, Any]) -> str:
     return f"{index:03d}-" + "".join(char if char.isalnum() or char in ".-" else "_" for char in parts)
 
 
-def run_sweep(sweep: SweepConfig, out: str | Path, *, force: bool = False) -> pd.DataFrame:
-    """Run every cell (reusing finished ones) and store the results table, heatmap and report."""
+def run_sweep(
+    sweep: SweepConfig,
+    out: str | Path,
+    *,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> pd.DataFrame:
+    """Run every cell (reusing finished ones) and store the results table, heatmap and report.
+
+    ``progress`` is called as ``progress(cells done, cells)`` after each cell.
+    """
     run_dir = RunDir.open(out, kind="sweep", spec=sweep.model_dump(mode="json"), force=force)
     if run_dir.cached:
         return run_dir.read_table("results")
     rows = []
     try:
-        for index, (settings, config) in enumerate(cell_configs(sweep)):
+        cells = cell_configs(sweep)
+        for index, (settings, config) in enumerate(cells):
             run = run_train_study(config, Path(out) / "cells" / _cell_name(index, settings), force=force)
+            if progress is not None:
+                progress(index + 1, len(cells))
             last = run.metrics.iloc[-1]
             row = {key: str(value) for key, value in settings.items()}
             row.update(status=run.status, epochs=int(last["epoch"]), steps=run.steps)

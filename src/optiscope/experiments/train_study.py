@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from optiscope.experiments.paths_render import write_report
@@ -11,9 +12,15 @@ from optiscope.viz.training_figures import training_curves
 __all__ = ["run_train_study"]
 
 
-def run_train_study(config: TrainConfig, out: str | Path, *, force: bool = False) -> TrainRun:
+def run_train_study(
+    config: TrainConfig,
+    out: str | Path,
+    *,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainRun:
     """Train into the run directory ``out`` (resuming or reusing what is there), then render."""
-    run = train(config, out, force=force)
+    run = train(config, out, force=force, progress=progress)
     assert run.run_dir is not None
     if not run.run_dir.cached:
         title = f"{config.model} on {config.dataset}, {config.optimizer}, batch {config.batch_size or 'full'}"

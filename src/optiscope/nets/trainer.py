@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,14 +23,15 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
+from optiscope.errors import SpecError
 from optiscope.nets.data import Dataset, batches, load_dataset
-from optiscope.nets.models import build_model
-from optiscope.nets.recorder import PathRecorder
+from optiscope.nets.models import build_model, count_parameters
+from optiscope.nets.recorder import PathRecorder, snapshot_interval
 from optiscope.optimizers import build_optimizer, get_entry, parse_spec
 from optiscope.store import RunDir
 from optiscope.validated import validated
 
-__all__ = ["TrainConfig", "TrainRun", "evaluate", "train"]
+__all__ = ["TrainConfig", "TrainRun", "evaluate", "planned_steps", "train"]
 
 _EVAL_CHUNK = 4096
 _METRIC_COLUMNS = [
@@ -60,7 +62,12 @@ class TrainConfig(BaseModel):
     patience: int | None = Field(default=4, ge=1, description="epochs without test-loss improvement")
     seed: int = 0
     limit: int | None = Field(default=None, gt=0, description="keep only the first samples (quick runs)")
-    record_every: int | None = Field(default=None, gt=0, description="weight snapshot interval in steps")
+    record: bool = Field(default=True, description="record the weight path (snapshots)")
+    record_every: int | None = Field(
+        default=None, gt=0, description="snapshot interval in steps; None: every step that fits the budget"
+    )
+    record_budget_mb: float = Field(default=64.0, gt=0, description="memory/disk budget of the snapshots")
+    download: bool = Field(default=False, description="fetch MNIST/CIFAR-10 with torchvision if missing")
     device: str = "cpu"
 
     @classmethod
@@ -221,14 +228,24 @@ class _Session:
         return False
 
 
-def train(config: TrainConfig, out: str | Path | None = None, *, force: bool = False) -> TrainRun:
+def train(
+    config: TrainConfig,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> TrainRun:
     """Train ``config.model`` on ``config.dataset`` with ``config.optimizer``.
 
     With ``out``, every epoch is stored as it finishes (metrics + checkpoint), a killed run
-    resumes from its last finished epoch, and a finished one is a cache hit.
+    resumes from its last finished epoch, and a finished one is a cache hit. ``progress`` is
+    called as ``progress(epochs done, epochs planned)`` after each epoch.
     """
-    data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, limit=config.limit)
-    data = data.to(config.device)
+    data = load_dataset(
+        config.dataset, data_dir=config.data_dir, download=config.download, seed=config.seed,
+        limit=config.limit,
+    )  # fmt: skip
+    data = data.to(_check_device(config.device))
     session = _Session(config, data)
     run_dir = (
         RunDir.open(out, kind="train", spec=config.model_dump(mode="json"), force=force) if out else None
@@ -245,6 +262,8 @@ def train(config: TrainConfig, out: str | Path | None = None, *, force: bool = F
         if run_dir is not None:
             _store_epoch(run_dir, session, epoch, recorder, stored)
             stored = recorder.count if recorder is not None else 0
+        if progress is not None:
+            progress(epoch, config.epochs)
         if session.should_stop():
             break
     if session.status == "running":
@@ -252,10 +271,34 @@ def train(config: TrainConfig, out: str | Path | None = None, *, force: bool = F
     return _finish(session, recorder, run_dir)
 
 
+def _check_device(device: str) -> str:
+    """``device`` itself, or a :class:`SpecError` naming what is wrong with it."""
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise SpecError(f"unknown device {device!r}; use cpu or cuda[:N]") from None
+    if parsed.type == "cuda" and not torch.cuda.is_available():
+        raise SpecError(f"device {device!r} asked for, but CUDA is not available here; use --device cpu")
+    return device
+
+
+def planned_steps(config: TrainConfig, n_train: int) -> int:
+    """The optimizer steps the run takes if nothing stops it early (epochs x batches, or max_steps)."""
+    batch_size = config.batch_size or n_train
+    total = config.epochs * -(-n_train // batch_size)
+    return total if config.max_steps is None else min(total, config.max_steps)
+
+
 def _recorder(session: _Session, config: TrainConfig) -> PathRecorder | None:
-    if config.record_every is None:
+    """The weight-path recorder: every ``record_every`` steps, or the densest that fits the budget."""
+    if not config.record:
         return None
-    return PathRecorder(session.model, every=config.record_every)
+    budget = int(config.record_budget_mb * 2**20)
+    total = planned_steps(config, len(session.data.x_train))
+    every = config.record_every
+    if every is None:
+        every = snapshot_interval(count_parameters(session.model), total, budget)
+    return PathRecorder(session.model, every=every, total_steps=total, budget_bytes=budget)
 
 
 def _resume(session: _Session, run_dir: RunDir | None, recorder: PathRecorder | None) -> int:
