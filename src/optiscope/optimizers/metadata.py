@@ -15,6 +15,7 @@ import torch
 from pytorch_optimizer import load_optimizer
 
 from optiscope.errors import IncompatibleOptimizerError
+from optiscope.optimizers.eigenspace import EigenspaceSGD
 from optiscope.optimizers.full_adagrad import FullMatrixAdaGrad
 from optiscope.optimizers.momentum import EMAMomentum
 
@@ -70,6 +71,14 @@ def own_optimizers() -> dict[str, tuple[Callable[..., torch.optim.Optimizer], st
             "Full-matrix AdaGrad per seed 004: G += g g^T over the flattened parameter, "
             "v = (G^{1/2} + eps I)^{-1} g by eigh (eps added to the square root, as the seed "
             "does), p -= lr v. Default lr 1.0 chosen by optiscope.",
+        ),
+        "eigenspace_sgd": (
+            EigenspaceSGD,
+            "Seed 001 eq. (1): v~ = lam V g + (1-lam)(I-V) g, V the projector on the top-k "
+            "(|eigenvalue|) Hessian eigenspace of the batch, refreshed every refresh_every steps by "
+            "power_iters block power iterations warm-started from the last basis. Cost: a "
+            "create_graph backward every step plus k*(power_iters+1) Hessian-vector products per "
+            "refresh (state 'hvps' counts them). Defaults chosen by optiscope.",
         ),
     }
 
@@ -275,7 +284,7 @@ ELEMENTWISE: frozenset[str] = frozenset(
     }
 )
 
-NEEDS_CREATE_GRAPH: frozenset[str] = frozenset({"adahessian", "sophiah"})
+NEEDS_CREATE_GRAPH: frozenset[str] = frozenset({"adahessian", "sophiah", "eigenspace_sgd"})
 
 NEEDS_CLOSURE: frozenset[str] = frozenset({"alig", "bsam", "lbfgs"})
 
@@ -338,7 +347,8 @@ TAGS: dict[str, frozenset[str]] = {
     ),
     "sign": _names("lion tiger signsgd dadaptlion rprop"),
     "second-order": _names(
-        "adahessian sophiah lbfgs apollo apollodqn adagrad_full shampoo scalableshampoo soap kron"
+        "adahessian sophiah lbfgs apollo apollodqn adagrad_full shampoo scalableshampoo soap kron "
+        "eigenspace_sgd"
     ),
     "layerwise": _names("lars lamb novograd fromage nero adammini"),
     "matrix": NEEDS_MATRIX,
