@@ -328,6 +328,50 @@ def sweep(
     typer.echo(f"report: {Path(out) / 'report.html'}")
 
 
+@app.command()
+@handles_errors
+def landscape(
+    run: Annotated[Path, typer.Argument(help="A training run directory (from optiscope train).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run directory to write (default RUN/landscape).")
+    ] = None,
+    directions: Annotated[
+        str,
+        typer.Option(help="filter, layer, none (random, Li et al.), pca (of the path), interpolate:RUN_B."),
+    ] = "filter",
+    grid: Annotated[int, typer.Option(help="Points per axis.")] = 51,
+    span: Annotated[
+        float | None, typer.Option(help="Axes run over [-span, span] (default 1; pca: the path's reach).")
+    ] = None,
+    data: Annotated[
+        str, typer.Option(help="train, test, batch:SIZE (the first batch) or subset:N.")
+    ] = "train",
+    seed: Annotated[int, typer.Option(help="Seed of the random directions.")] = 123,
+    include_bias: Annotated[
+        bool, typer.Option("--include-bias", help="Move biases and norm layers too (default: zeroed).")
+    ] = False,
+    engine: Annotated[str, typer.Option(help="auto, first_layer, vmap or loop.")] = "auto",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    force: Annotated[
+        bool, typer.Option("--force", help="Recompute even if OUT holds this landscape.")
+    ] = False,
+) -> None:
+    """Loss landscape of a trained net around its final weights, with the training path on it."""
+    from optiscope.experiments.landscape_study import LandscapeConfig, run_landscape_study
+
+    config = LandscapeConfig.build(run=str(run), directions=directions, grid=grid, span=span, data=data,
+                                   seed=seed, ignore=None if include_bias else "biasbn", engine=engine,
+                                   device=device)  # fmt: skip
+    with _progress("landscape (chunks)") as progress:
+        result = run_landscape_study(config, out, force=force, progress=progress)
+    summary = result.run_dir.read_table("summary").iloc[0]
+    typer.echo(f"engine {summary['engine']}; loss at the centre {summary['center_loss']:.4g}, "
+               f"range {summary['min_loss']:.4g}..{summary['max_loss']:.4g}")  # fmt: skip
+    if result.path is not None:
+        typer.echo(f"the plane captures {100 * result.path.total_captured:.1f}% of the training path")
+    typer.echo(f"report: {result.run_dir.path / 'report.html'}")
+
+
 def _read_yaml(path: Path) -> dict[str, Any]:
     import yaml
 

@@ -47,8 +47,13 @@ class ReportSection:
     manifest: dict[str, Any]
     runs: pd.DataFrame | None
     metrics: pd.DataFrame | None = None
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
     interactive: list[Path] = field(default_factory=list)
+
+
+# Tables shown as they are, when a run directory holds them (landscape, curvature, sweep runs).
+_EXTRA_TABLES = ("summary", "results", "spectrum", "trace")
 
 
 def _read_manifest(run: Path) -> dict[str, Any]:
@@ -66,6 +71,11 @@ def _section(run: Path, title: str, anchor: str) -> ReportSection:
         manifest=manifest,
         runs=pd.read_parquet(table) if table.exists() else None,
         metrics=pd.read_parquet(run / "metrics.parquet") if (run / "metrics.parquet").exists() else None,
+        tables={
+            name: pd.read_parquet(run / f"{name}.parquet")
+            for name in _EXTRA_TABLES
+            if (run / f"{name}.parquet").exists()
+        },
         figures=[path for path in files if path.suffix in _IMAGE_TYPES or path.suffix in _VIDEO_TYPES],
         interactive=[path for path in files if path.name.endswith(_PLOTLY_SUFFIX)],
     )
@@ -172,6 +182,8 @@ def _section_html(section: ReportSection) -> str:
             column for column in section.metrics.columns if not column.startswith("test_accuracy_class_")
         ]
         parts.append("<h3>metrics per epoch</h3>" + _table(section.metrics, columns))
+    for name, frame in section.tables.items():
+        parts.append(f"<h3>{html.escape(name)}</h3>" + _table(frame, list(frame.columns)))
     parts.extend(_figure_html(path) for path in section.figures)
     parts.extend(
         _interactive_html(path, f"{section.anchor}-plot-{index}")

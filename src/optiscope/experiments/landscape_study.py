@@ -1,0 +1,319 @@
+"""A landscape study: a trained run -> directions -> grid (resumable chunks) -> path -> figures.
+
+The grid is cut into chunks of alpha rows; each chunk is one unit of the run directory, so a
+killed evaluation resumes at the first missing chunk and its grid equals an uninterrupted one.
+The directions are stored first (``directions.safetensors``) and read back on a resume.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from torch import nn
+
+from optiscope.errors import SpecError
+from optiscope.experiments.paths_render import write_report
+from optiscope.landscape.directions import interpolation_direction, pca_directions, random_directions
+from optiscope.landscape.directions_base import Directions
+from optiscope.landscape.evaluate import evaluate_points
+from optiscope.landscape.grid import INTERPOLATION_POINTS, INTERPOLATION_RANGE, LandscapeGrid
+from optiscope.landscape.projection import PathProjection, PlaneGradient, gradient_on_plane, project_path
+from optiscope.nets.trained import TrainedRun, load_trained
+from optiscope.store import RunDir
+from optiscope.validated import validated
+
+__all__ = ["LandscapeConfig", "LandscapeResult", "run_landscape_study", "select_data"]
+
+DIRECTIONS_FILE = "directions.safetensors"
+GRID_FILE = "landscape.nc"
+_CHUNKS = 8
+_MAX_PATH_POINTS = 200
+_PATH_MARGIN = 1.2
+_DIRECTION_KINDS = ("filter", "layer", "none", "pca")
+
+
+class LandscapeConfig(BaseModel):
+    """What to draw: validated once, hashed into the landscape run's cache key."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    run: str = Field(description="the training run directory")
+    directions: str = Field(default="filter", description="filter|layer|none|pca|interpolate:RUN_B")
+    grid: int = Field(default=51, ge=2, le=1001, description="points per axis")
+    span: float | None = Field(
+        default=None,
+        gt=0,
+        description="the axes run over [-span, span]; None: 1 (Li et al.), pca: the path's",
+    )
+    data: str = Field(default="train", description="train|test|batch:SIZE|subset:N")
+    seed: int = 123
+    ignore: str | None = "biasbn"
+    engine: str = "auto"
+    device: str = "cpu"
+
+    @field_validator("directions")
+    @classmethod
+    def _known_directions(cls, value: str) -> str:
+        if value in _DIRECTION_KINDS or (value.startswith("interpolate:") and len(value) > 12):
+            return value
+        raise ValueError(f"must be one of {', '.join(_DIRECTION_KINDS)} or interpolate:RUN_B")
+
+    @field_validator("data")
+    @classmethod
+    def _known_data(cls, value: str) -> str:
+        kind, _, size = value.partition(":")
+        if value in ("train", "test") or (kind in ("batch", "subset") and size.isdigit() and int(size) > 0):
+            return value
+        raise ValueError("must be train, test, batch:SIZE or subset:N (SIZE, N positive integers)")
+
+    @classmethod
+    def build(cls, **fields: Any) -> LandscapeConfig:
+        """Validate ``fields``, turning pydantic's report into one :class:`SpecError` line."""
+        return validated(cls, fields)
+
+    @property
+    def dims(self) -> int:
+        """1 for an interpolation, else 2."""
+        return 1 if self.directions.startswith("interpolate:") else 2
+
+
+@dataclass
+class LandscapeResult:
+    """What a landscape study produced (the objects the figures are drawn from)."""
+
+    grid: LandscapeGrid
+    directions: Directions
+    run_dir: RunDir
+    path: PathProjection | None = None
+    path_table: pd.DataFrame | None = None
+    gradient: PlaneGradient | None = None
+
+
+def select_data(trained: TrainedRun, spec: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The samples a landscape is evaluated on.
+
+    ``batch:SIZE`` is the first minibatch the trainer drew (the first ``SIZE`` indices of its
+    epoch-1 permutation, seed 000 fig. 1); ``subset:N`` the first ``N`` training samples.
+    """
+    data = trained.data
+    kind, _, size = spec.partition(":")
+    if kind == "test":
+        return data.x_test, data.y_test
+    if kind == "train":
+        return data.x_train, data.y_train
+    count = int(size)
+    if count > len(data.x_train):
+        raise SpecError(f"--data {spec} asks for {count} samples; the training set has {len(data.x_train)}")
+    if kind == "subset":
+        return data.x_train[:count], data.y_train[:count]
+    order = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(trained.config.seed))
+    index = order[:count].to(data.x_train.device)
+    return data.x_train[index], data.y_train[index]
+
+
+def _make_directions(config: LandscapeConfig, trained: TrainedRun) -> Directions:
+    kind = config.directions
+    if kind == "pca":
+        if trained.snapshots is None or len(trained.snapshots) < 3:
+            raise SpecError(
+                f"--directions pca needs a recorded path of >= 3 snapshots; {config.run} has none"
+            )
+        return pca_directions(trained.snapshots, layout=trained.model)
+    if kind.startswith("interpolate:"):
+        other = load_trained(kind.partition(":")[2], device="cpu")
+        return interpolation_direction(trained.model, other.model)
+    return random_directions(trained.model, normalization=kind, ignore=config.ignore, seed=config.seed)
+
+
+def _directions(run_dir: RunDir, config: LandscapeConfig, trained: TrainedRun) -> Directions:
+    stored = run_dir.path / DIRECTIONS_FILE
+    if stored.is_file():
+        return Directions.load(stored)
+    directions = _make_directions(config, trained)
+    run_dir.write_bytes(DIRECTIONS_FILE, directions.to_bytes())
+    return directions
+
+
+def _span(config: LandscapeConfig, projection: PathProjection | None) -> float:
+    """The half-width of the plane: as asked; for PCA axes (not normalised to the weights, unit
+    length) enough to hold the whole path with a margin, as Li et al. frame their path plots."""
+    if config.span is not None:
+        return config.span
+    if config.directions == "pca" and projection is not None:
+        reach = float(np.abs(projection.coords).max())
+        return _PATH_MARGIN * reach if reach > 0 else 1.0
+    return 1.0
+
+
+def _axes(config: LandscapeConfig, span: float) -> tuple[np.ndarray, np.ndarray | None]:
+    if config.dims == 1:
+        low, high = INTERPOLATION_RANGE
+        return np.linspace(low, high, INTERPOLATION_POINTS), None
+    axis = np.linspace(-span, span, config.grid)
+    return axis, axis.copy()
+
+
+def _coords(alphas: np.ndarray, betas: np.ndarray | None) -> np.ndarray:
+    if betas is None:
+        return alphas[:, None]
+    return np.stack(np.meshgrid(alphas, betas, indexing="ij"), axis=-1).reshape(-1, 2)
+
+
+def _evaluate_grid(
+    run_dir: RunDir,
+    config: LandscapeConfig,
+    model: nn.Module,
+    data: tuple[torch.Tensor, torch.Tensor],
+    directions: Directions,
+    axes: tuple[np.ndarray, np.ndarray | None],
+    progress: Callable[[int, int], None] | None,
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """Loss and accuracy of every grid point, flat row-major; chunk by chunk, resuming."""
+    alphas, betas = axes
+    coords = _coords(alphas, betas)
+    rows = np.array_split(np.arange(len(alphas)), min(_CHUNKS, len(alphas)))
+    per_row = 1 if betas is None else len(betas)
+    loss, accuracy = np.empty(len(coords)), np.empty(len(coords))
+    info: dict[str, Any] = {}
+    for index, chunk in enumerate(rows):
+        points = slice(chunk[0] * per_row, (chunk[-1] + 1) * per_row)
+        unit = f"grid-{index:03d}"
+        if run_dir.has_unit(unit):
+            arrays, info = run_dir.load_unit(unit)
+        else:
+            info = {}
+            loss_part, accuracy_part = evaluate_points(
+                model, nn.CrossEntropyLoss(), data, directions, coords[points], engine=config.engine,
+                device=config.device, info=info,
+            )  # fmt: skip
+            arrays = {"loss": loss_part, "accuracy": accuracy_part}
+            run_dir.save_unit(unit, arrays, info)
+        loss[points], accuracy[points] = arrays["loss"], arrays["accuracy"]
+        if progress is not None:
+            progress(index + 1, len(rows))
+    return loss, accuracy, info
+
+
+def _projection(trained: TrainedRun, directions: Directions) -> PathProjection | None:
+    """The recorded path's least-squares coordinates on the plane (None without a path)."""
+    if trained.snapshots is None:
+        return None
+    center = torch.cat([p.detach().reshape(-1).cpu().float() for p in trained.model.parameters()])
+    return project_path(trained.snapshots, center.numpy(), directions, steps=trained.snapshot_steps)
+
+
+def _path_table(
+    config: LandscapeConfig,
+    trained: TrainedRun,
+    projection: PathProjection | None,
+    data: tuple[torch.Tensor, torch.Tensor],
+    directions: Directions,
+) -> pd.DataFrame | None:
+    """The recorded path on the plane: coordinates, fidelity, true loss beside the surface's."""
+    if projection is None:
+        return None
+    model = trained.model
+    frame = projection.to_frame()
+    keep = np.unique(np.linspace(0, len(frame) - 1, min(len(frame), _MAX_PATH_POINTS)).round().astype(int))
+    frame = frame.iloc[keep].reset_index(drop=True)
+    frame["true_loss"] = [_loss_at(model, trained.snapshots[i], data) for i in keep]
+    surface = evaluate_points(model, nn.CrossEntropyLoss(), data, directions, projection.coords[keep],
+                              engine=config.engine, device=config.device)  # fmt: skip
+    frame["surface_loss"] = surface[0]
+    return frame
+
+
+def _loss_at(model: nn.Module, weights: np.ndarray, data: tuple[torch.Tensor, torch.Tensor]) -> float:
+    """The mean cross-entropy of ``model`` with its parameters set to the flat ``weights``."""
+    saved = [p.detach().clone() for p in model.parameters()]
+    vector = torch.as_tensor(weights)
+    try:
+        with torch.no_grad():
+            offset = 0
+            for parameter in model.parameters():
+                size = parameter.numel()
+                parameter.copy_(vector[offset : offset + size].reshape(parameter.shape))
+                offset += size
+            x, y = data
+            total = 0.0
+            for start in range(0, len(x), 4096):
+                logits = model(x[start : start + 4096])
+                total += float(nn.functional.cross_entropy(logits, y[start : start + 4096], reduction="sum"))
+        return total / len(x) if math.isfinite(total) else math.nan
+    finally:
+        with torch.no_grad():
+            for parameter, value in zip(model.parameters(), saved, strict=True):
+                parameter.copy_(value)
+
+
+def run_landscape_study(
+    config: LandscapeConfig,
+    out: str | Path | None = None,
+    *,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> LandscapeResult:
+    """Evaluate the landscape of ``config.run`` into ``out`` (default ``RUN/landscape``), then render."""
+    trained = load_trained(config.run, device=config.device)
+    out = Path(out) if out is not None else Path(config.run) / "landscape"
+    run_dir = RunDir.open(out, kind="landscape", spec=config.model_dump(mode="json"), force=force)
+    model, data = trained.model.eval(), select_data(trained, config.data)
+    directions = _directions(run_dir, config, trained)
+    began = time.perf_counter()
+    projection = _projection(trained, directions)
+    span = _span(config, projection)
+    alphas, betas = _axes(config, span)
+    loss, accuracy, info = _evaluate_grid(run_dir, config, model, data, directions, (alphas, betas), progress)
+    shape = (len(alphas),) if betas is None else (len(alphas), len(betas))
+    attrs = {"directions_kind": directions.kind, "directions_meta": directions.meta, "data": config.data,
+             "samples": len(data[0]), "run": str(config.run), "span": span, **info}  # fmt: skip
+    grid = LandscapeGrid(alphas, betas, loss.reshape(shape), accuracy.reshape(shape), attrs)
+    table = _path_table(config, trained, projection, data, directions)
+    gradient = gradient_on_plane(model, nn.CrossEntropyLoss(), data, directions)
+    run_dir.write_bytes(GRID_FILE, grid.to_netcdf_bytes())
+    if table is not None:
+        run_dir.write_table("path", table)
+    run_dir.write_table("summary", _summary(grid, projection, gradient))
+    result = LandscapeResult(grid, directions, run_dir, projection, table, gradient)
+    from optiscope.experiments.landscape_render import render_landscape
+
+    render_landscape(result, title=_title(trained, config))
+    run_dir.record_timing("landscape", time.perf_counter() - began)
+    run_dir.complete(center_loss=float(grid.loss[grid.center_index()]),
+                     path_captured=None if projection is None else projection.total_captured)  # fmt: skip
+    write_report(run_dir)
+    if (Path(config.run) / "manifest.json").is_file() and out.parent.resolve() == Path(config.run).resolve():
+        write_report(trained.run_dir)
+    return result
+
+
+def _title(trained: TrainedRun, config: LandscapeConfig) -> str:
+    c = trained.config
+    return f"{c.model} on {c.dataset}, {c.optimizer}, batch {c.batch_size or 'full'}"
+
+
+def _summary(grid: LandscapeGrid, projection: PathProjection | None, gradient: Any) -> pd.DataFrame:
+    finite = grid.loss[np.isfinite(grid.loss)]
+    row = {
+        "directions": grid.attrs.get("directions_kind"),
+        "data": grid.attrs.get("data"),
+        "samples": grid.attrs.get("samples"),
+        "center_loss": float(grid.loss[grid.center_index()]),
+        "min_loss": float(finite.min()) if finite.size else math.nan,
+        "max_loss": float(finite.max()) if finite.size else math.nan,
+        "path_captured": math.nan if projection is None else projection.total_captured,
+        "gradient_norm": float(gradient.norm),
+        "gradient_captured": float(gradient.captured),
+        "explained_variance": str(grid.attrs.get("directions_meta", {}).get("explained_variance_ratio", "")),
+        "engine": grid.attrs.get("engine", "?"),
+    }
+    return pd.DataFrame([row])

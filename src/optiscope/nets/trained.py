@@ -1,0 +1,72 @@
+"""Read a finished training run back: its config, the trained model, its data and weight path.
+
+The landscape and curvature commands start from a training run directory; this is the one
+place that knows how the trainer stored it (the last epoch unit's checkpoint, loaded with
+``weights_only=True``, and the ``path`` unit of snapshots).
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from optiscope.errors import StoreError
+from optiscope.nets.data import Dataset, load_dataset
+from optiscope.nets.models import build_model
+from optiscope.nets.trainer import TrainConfig
+from optiscope.store import RunDir, load_run
+
+__all__ = ["TrainedRun", "load_trained"]
+
+
+@dataclass
+class TrainedRun:
+    """A stored training run, loaded: the model holds the final weights, in eval mode."""
+
+    config: TrainConfig
+    model: nn.Module
+    data: Dataset
+    run_dir: RunDir
+    snapshots: np.ndarray | None
+    snapshot_steps: np.ndarray | None
+    status: str
+
+
+def load_trained(path: str | Path, *, device: str | None = None) -> TrainedRun:
+    """Load the training run stored in ``path`` (a ``optiscope train`` run directory).
+
+    Args:
+        path: the run directory.
+        device: where to put the model and data (default: the run's own device).
+
+    Raises:
+        StoreError: ``path`` is not a finished training run, or its files are missing.
+    """
+    run_dir = load_run(path)
+    if run_dir.manifest.get("kind") != "train":
+        raise StoreError(f"{path} holds a {run_dir.manifest.get('kind')!r} run, not a training run")
+    if run_dir.status not in ("complete",):
+        raise StoreError(f"{path} is a training run that has not finished (status {run_dir.status})")
+    config = TrainConfig.build(**run_dir.spec)
+    epochs = sorted(unit for unit in run_dir.completed_units() if unit.startswith("epoch-"))
+    if not epochs:
+        raise StoreError(f"{path} holds no checkpoint (no units/epoch-*.npz)")
+    target = device or config.device
+    data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, limit=config.limit)
+    torch.manual_seed(config.seed)
+    model = build_model(config.model, data.input_shape, data.num_classes)
+    arrays, _ = run_dir.load_unit(epochs[-1])
+    state = torch.load(io.BytesIO(arrays["checkpoint"].tobytes()), weights_only=True, map_location="cpu")
+    model.load_state_dict(state["model"])
+    model.to(target).eval()
+    snapshots = steps = None
+    if run_dir.has_unit("path"):
+        path_arrays, _ = run_dir.load_unit("path")
+        snapshots, steps = path_arrays["snapshots"], path_arrays["steps"]
+    return TrainedRun(config, model, data.to(target), run_dir, snapshots, steps,
+                      str(run_dir.manifest.get("summary", {}).get("status", run_dir.status)))  # fmt: skip
