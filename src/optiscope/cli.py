@@ -288,6 +288,10 @@ def train_command(
         bool, typer.Option("--download", help="Fetch MNIST/CIFAR-10 with torchvision if missing.")
     ] = False,
     device: Annotated[str | None, typer.Option(help="cpu or cuda.")] = None,
+    track_eigs: Annotated[
+        int | None,
+        typer.Option("--track-eigs", help="Track the top-2 Hessian eigenvalues over the last N steps."),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this run.")] = False,
 ) -> None:
     """Train a network with any optimizer; store metrics, checkpoints, the weight path and a report."""
@@ -298,7 +302,8 @@ def train_command(
     flags = {"model": model, "dataset": dataset, "data_dir": data_dir, "optimizer": opt,
              "batch_size": batch_size, "epochs": epochs, "max_steps": steps, "patience": patience,
              "seed": seed, "limit": limit, "record_every": record_every, "device": device,
-             "record": False if no_record else None, "download": True if download else None}  # fmt: skip
+             "record": False if no_record else None, "download": True if download else None,
+             "track_eigs": track_eigs}  # fmt: skip
     fields.update({key: value for key, value in flags.items() if value is not None})
     with _progress("train (epochs)") as progress:
         run = run_train_study(TrainConfig.build(**fields), out, force=force, progress=progress)
@@ -369,6 +374,50 @@ def landscape(
                f"range {summary['min_loss']:.4g}..{summary['max_loss']:.4g}")  # fmt: skip
     if result.path is not None:
         typer.echo(f"the plane captures {100 * result.path.total_captured:.1f}% of the training path")
+    typer.echo(f"report: {result.run_dir.path / 'report.html'}")
+
+
+@app.command()
+@handles_errors
+def curvature(
+    run: Annotated[Path, typer.Argument(help="A training run directory (from optiscope train).")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Run directory to write (default RUN/curvature).")
+    ] = None,
+    top_k: Annotated[int, typer.Option("--top-k", help="Number of top Hessian eigenpairs.")] = 2,
+    tol: Annotated[float, typer.Option(help="Relative tolerance of the eigen-solver.")] = 1e-6,
+    method: Annotated[str, typer.Option(help="lanczos, lobpcg or power (seed 001's).")] = "lanczos",
+    with_trace: Annotated[bool, typer.Option("--trace", help="Estimate the trace (Hutch++).")] = False,
+    with_density: Annotated[
+        bool, typer.Option("--density", help="Spectral density by stochastic Lanczos quadrature.")
+    ] = False,
+    along: Annotated[
+        bool,
+        typer.Option("--along/--no-along", help="Loss along the top eigenvectors (seed 001 figs. 2, 4)."),
+    ] = True,
+    data: Annotated[
+        str, typer.Option(help="train, test, batch:SIZE (the first batch) or subset:N.")
+    ] = "train",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this study.")] = False,
+) -> None:
+    """Curvature of a trained net: top Hessian eigenpairs, trace, density, loss along eigenvectors."""
+    from optiscope.experiments.curvature_study import CurvatureConfig, run_curvature_study
+
+    config = CurvatureConfig.build(run=str(run), top_k=top_k, tol=tol, method=method, trace=with_trace,
+                                   density=with_density, along=along, data=data, device=device)  # fmt: skip
+    with _progress("curvature (stages)") as progress:
+        result = run_curvature_study(config, out, force=force, progress=progress)
+    spectrum = result.spectrum
+    values = ", ".join(f"{value:.6g}" for value in spectrum.values)
+    typer.echo(f"top-{spectrum.k} eigenvalues {values} (max residual {spectrum.residuals.max():.2g}, "
+               f"{spectrum.hvps} Hessian-vector products)")  # fmt: skip
+    if spectrum.k > 1:
+        typer.echo(f"lambda1 / lambda2 = {spectrum.values[0] / spectrum.values[1]:.4g}")
+    if result.trace is not None:
+        typer.echo(
+            f"trace {result.trace['value']:.6g} +- {result.trace['stderr']:.2g} ({result.trace['method']})"
+        )
     typer.echo(f"report: {result.run_dir.path / 'report.html'}")
 
 

@@ -7,7 +7,7 @@ from optiscope.curvature.density import SpectralDensity, density, density_of, la
 from optiscope.curvature.density_figure import density_figure
 from optiscope.curvature.eigen import residual_norms, top_eigen, top_eigen_of
 from optiscope.curvature.errors import CurvatureError
-from optiscope.curvature.hvp import HessianOperator, select_parameters
+from optiscope.curvature.hvp import HVP_MODES, HessianOperator, select_parameters
 from optiscope.curvature.power import power_iteration
 from optiscope.curvature.probes import rademacher
 from optiscope.curvature.spectrum import Spectrum
@@ -16,6 +16,7 @@ from optiscope.curvature.tracker import EigenTracker, TrackRecord
 from optiscope.curvature.tracker_figure import ratio_figure
 
 __all__ = [
+    "HVP_MODES",
     "CurvatureError",
     "EigenTracker",
     "HessianOperator",

@@ -1,10 +1,11 @@
 """Hessian-vector products of a model's loss, as a matrix-free linear operator.
 
 The loss is the sample-weighted mean of ``loss_fn(model(X_b), y_b)`` over the batches
-``(X_b, y_b)``, i.e. the mean over all samples when ``loss_fn`` returns a batch mean. Products are
-computed forward-over-reverse (``jvp`` of ``grad``; Pearlmutter 1994, "Fast exact multiplication
-by the Hessian") through ``torch.func.functional_call`` on detached parameters, so no autograd
-graph outlives a call.
+``(X_b, y_b)``, i.e. the mean over all samples when ``loss_fn`` returns a batch mean. By default
+products are computed forward-over-reverse (``jvp`` of ``grad``; Pearlmutter 1994, "Fast exact
+multiplication by the Hessian") through ``torch.func.functional_call`` on detached parameters,
+so no autograd graph outlives a call. Two opt-in modes trade memory for speed when one batch
+gets many products: a ``torch.func.linearize`` trace, or a retained double-backward graph.
 """
 
 from __future__ import annotations
@@ -17,15 +18,18 @@ import numpy as np
 import torch
 from scipy.sparse.linalg import LinearOperator
 from torch import nn
-from torch.func import functional_call, grad, jvp, vmap
+from torch.func import functional_call, grad, jvp, linearize, vmap
 
 from optiscope.curvature.errors import CurvatureError
 
-__all__ = ["Batch", "Data", "HessianOperator", "select_parameters"]
+__all__ = ["HVP_MODES", "Batch", "Data", "HessianOperator", "select_parameters"]
+
+HVP_MODES = ("jvp", "linearize", "double-backward")
 
 Batch = tuple[torch.Tensor, torch.Tensor]
 Data = Batch | Iterable[Batch]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Product = Callable[[torch.Tensor, bool], torch.Tensor]
 
 
 def select_parameters(model: nn.Module, params: str | Sequence[str] | None) -> list[str]:
@@ -108,6 +112,7 @@ class HessianOperator:
             counts ``m``).
         vectorized: whether ``matmat`` uses ``torch.func.vmap`` (decided on first use; it falls
             back to a column loop for models vmap cannot batch).
+        mode: how products are computed, one of :data:`HVP_MODES`.
     """
 
     def __init__(
@@ -118,7 +123,26 @@ class HessianOperator:
         params: str | Sequence[str] | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        mode: str = "jvp",
     ) -> None:
+        """Store the model, loss and data; see the class docstring.
+
+        Args:
+            model: the network; it is put in eval mode during each product, then restored.
+            loss_fn: ``loss_fn(logits, y)`` returning the batch mean.
+            data: ``(X, y)`` or an iterable of ``(X, y)`` batches.
+            params: ``None`` (all), a layer prefix, or a list of names/prefixes.
+            device: device of products (default: the first parameter's).
+            dtype: dtype of products (default: the first parameter's).
+            mode: ``"jvp"`` (default): forward-over-reverse, ``jvp`` of ``grad`` recomputed at
+                every product, nothing kept between calls. ``"linearize"``: the same product
+                traced once per batch with ``torch.func.linearize`` and replayed, skipping the
+                primal passes (about a second of tracing per batch, memory for the saved
+                activations). ``"double-backward"``: reverse-over-reverse on a gradient graph
+                built once per batch with ``create_graph`` and kept by the operator (as PyHessian
+                does); cheapest per product for many products on one batch, and the graph is
+                freed with the operator.
+        """
         first = next(model.parameters(), None)
         if first is None:
             raise CurvatureError("the model has no parameters")
@@ -147,6 +171,10 @@ class HessianOperator:
         self.num_samples = total
         self.calls = 0
         self.vectorized: bool | None = None
+        if mode not in HVP_MODES:
+            raise CurvatureError(f"unknown HVP mode {mode!r}; choose one of {HVP_MODES}")
+        self.mode = mode
+        self._cached: list[Product] = []
 
     def _cast(self, tensor: torch.Tensor) -> torch.Tensor:
         tensor = tensor.detach().to(self.device)
@@ -167,16 +195,46 @@ class HessianOperator:
             raise CurvatureError(f"expected a tensor of shape {want}, got {tuple(v.shape)}")
         return v.detach().to(self.device, self.dtype)
 
+    def _jvp_product(self, x: torch.Tensor, y: torch.Tensor) -> Product:
+        grad_fn = grad(lambda flat: self._batch_loss(flat, x, y))
+        if self.mode == "linearize":
+            single = linearize(grad_fn, self._theta)[1]
+        else:
+
+            def single(v: torch.Tensor) -> torch.Tensor:
+                return jvp(grad_fn, (self._theta,), (v,))[1]
+
+        return lambda vs, batched: vmap(single)(vs) if batched else single(vs)
+
+    def _double_backward_product(self, x: torch.Tensor, y: torch.Tensor) -> Product:
+        with torch.enable_grad():
+            leaf = self._theta.clone().requires_grad_(True)
+            (gradient,) = torch.autograd.grad(self._batch_loss(leaf, x, y), leaf, create_graph=True)
+
+        def product(vs: torch.Tensor, batched: bool) -> torch.Tensor:
+            with torch.enable_grad():
+                (out,) = torch.autograd.grad(
+                    gradient, leaf, grad_outputs=vs, retain_graph=True, is_grads_batched=batched
+                )
+            return out.detach()
+
+        return product
+
+    def _batch_products(self) -> list[Product]:
+        """One function ``(vs, batched) -> H_b vs`` per batch, cached unless the mode is ``jvp``."""
+        if self._cached:
+            return self._cached
+        build = self._double_backward_product if self.mode == "double-backward" else self._jvp_product
+        products = [build(x, y) for x, y in self._batches]
+        if self.mode != "jvp":
+            self._cached = products
+        return products
+
     def _hvp_columns(self, vs: torch.Tensor, batched: bool) -> torch.Tensor:
         """``H @ vs`` for ``vs`` of shape ``(n,)``, or ``(m, n)`` rows when ``batched``."""
         out = torch.zeros_like(vs)
-        for (x, y), weight in zip(self._batches, self._weights, strict=True):
-            grad_fn = grad(lambda flat, x=x, y=y: self._batch_loss(flat, x, y))
-
-            def one(v: torch.Tensor, grad_fn: Callable[..., torch.Tensor] = grad_fn) -> torch.Tensor:
-                return jvp(grad_fn, (self._theta,), (v,))[1]
-
-            out += weight * (vmap(one)(vs) if batched else one(vs))
+        for product, weight in zip(self._batch_products(), self._weights, strict=True):
+            out += weight * product(vs, batched)
         return out
 
     def matvec(self, v: torch.Tensor) -> torch.Tensor:

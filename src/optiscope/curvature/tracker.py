@@ -53,6 +53,7 @@ class EigenTracker:
         params: parameter subset (see :func:`select_parameters`).
         device: device of the products.
         dtype: dtype of the products.
+        mode: Hessian-vector product mode (see :class:`HessianOperator`).
         max_hvps: budget of one step.
         seed: seed of the first step's random start.
     """
@@ -68,6 +69,7 @@ class EigenTracker:
         params: str | Sequence[str] | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
+        mode: str = "jvp",
         max_hvps: int = 10_000,
         seed: int = 0,
     ) -> None:
@@ -75,7 +77,7 @@ class EigenTracker:
             raise CurvatureError(f"the tracker needs k >= 2 for the ratio, got {k}")
         self.model, self.loss_fn = model, loss_fn
         self.k, self.tol, self.method, self.cold_method = k, tol, method, cold_method
-        self.params, self.device, self.dtype = params, device, dtype
+        self.params, self.device, self.dtype, self.mode = params, device, dtype, mode
         self.max_hvps, self.seed = max_hvps, seed
         self.history: list[TrackRecord] = []
         self.last: Spectrum | None = None
@@ -83,7 +85,13 @@ class EigenTracker:
     def update(self, batch: Batch) -> tuple[np.ndarray, int]:
         """Solve on this step's ``batch``; returns ``(values (k,), hvps used)`` and records it."""
         operator = HessianOperator(
-            self.model, self.loss_fn, batch, params=self.params, device=self.device, dtype=self.dtype
+            self.model,
+            self.loss_fn,
+            batch,
+            params=self.params,
+            device=self.device,
+            dtype=self.dtype,
+            mode=self.mode,
         )
         warm = self.last is not None
         if self.last is None:

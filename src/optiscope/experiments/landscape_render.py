@@ -57,8 +57,9 @@ def render_landscape(result: Any, title: str) -> list[Path]:
         saved.append(run_dir.save_figure(figure, "heatmap_accuracy.png"))
     if path is not None:
         table = result.path_table
-        figure = path_fidelity_figure(path, table["true_loss"].to_numpy(), table["surface_loss"].to_numpy(),
-                                      title=title)  # fmt: skip
+        figure = path_fidelity_figure(
+            path, table["true_loss"].to_numpy(), table["surface_loss"].to_numpy(), title=title
+        )
         saved.append(run_dir.save_figure(figure, "path_fidelity.png"))
     interactive = landscape_surface_plotly(grid, path=path, title=title)
     saved.append(run_dir.write_text("figures/surface3d.plotly.json", interactive.to_json()))

@@ -22,7 +22,12 @@ from torch import nn
 
 from optiscope.errors import SpecError
 from optiscope.experiments.paths_render import write_report
-from optiscope.landscape.directions import interpolation_direction, pca_directions, random_directions
+from optiscope.landscape.directions import (
+    directions_from_vectors,
+    interpolation_direction,
+    pca_directions,
+    random_directions,
+)
 from optiscope.landscape.directions_base import Directions
 from optiscope.landscape.evaluate import evaluate_points
 from optiscope.landscape.grid import INTERPOLATION_POINTS, INTERPOLATION_RANGE, LandscapeGrid
@@ -38,7 +43,7 @@ GRID_FILE = "landscape.nc"
 _CHUNKS = 8
 _MAX_PATH_POINTS = 200
 _PATH_MARGIN = 1.2
-_DIRECTION_KINDS = ("filter", "layer", "none", "pca")
+_DIRECTION_KINDS = ("filter", "layer", "none", "pca", "hessian")
 
 
 class LandscapeConfig(BaseModel):
@@ -128,10 +133,32 @@ def _make_directions(config: LandscapeConfig, trained: TrainedRun) -> Directions
                 f"--directions pca needs a recorded path of >= 3 snapshots; {config.run} has none"
             )
         return pca_directions(trained.snapshots, layout=trained.model)
+    if kind == "hessian":
+        return _hessian_directions(config, trained)
     if kind.startswith("interpolate:"):
         other = load_trained(kind.partition(":")[2], device="cpu")
         return interpolation_direction(trained.model, other.model)
     return random_directions(trained.model, normalization=kind, ignore=config.ignore, seed=config.seed)
+
+
+def _hessian_directions(config: LandscapeConfig, trained: TrainedRun) -> Directions:
+    """The top two Hessian eigenvectors of the loss on the landscape's own data (seed 001)."""
+    from optiscope.curvature import top_eigen
+
+    spectrum = top_eigen(
+        trained.model,
+        nn.CrossEntropyLoss(),
+        select_data(trained, config.data),
+        k=2,
+        tol=1e-6,
+        device=config.device,
+        dtype=torch.float64,
+    )
+    meta = {
+        "eigenvalues": [float(v) for v in spectrum.values],
+        "residuals": [float(r) for r in spectrum.residuals],
+    }
+    return directions_from_vectors(spectrum.vectors.T, trained.model, kind="hessian", meta=meta)
 
 
 def _directions(run_dir: RunDir, config: LandscapeConfig, trained: TrainedRun) -> Directions:
@@ -192,9 +219,15 @@ def _evaluate_grid(
         else:
             info = {}
             loss_part, accuracy_part = evaluate_points(
-                model, nn.CrossEntropyLoss(), data, directions, coords[points], engine=config.engine,
-                device=config.device, info=info,
-            )  # fmt: skip
+                model,
+                nn.CrossEntropyLoss(),
+                data,
+                directions,
+                coords[points],
+                engine=config.engine,
+                device=config.device,
+                info=info,
+            )
             arrays = {"loss": loss_part, "accuracy": accuracy_part}
             run_dir.save_unit(unit, arrays, info)
         loss[points], accuracy[points] = arrays["loss"], arrays["accuracy"]
@@ -226,8 +259,15 @@ def _path_table(
     keep = np.unique(np.linspace(0, len(frame) - 1, min(len(frame), _MAX_PATH_POINTS)).round().astype(int))
     frame = frame.iloc[keep].reset_index(drop=True)
     frame["true_loss"] = [_loss_at(model, trained.snapshots[i], data) for i in keep]
-    surface = evaluate_points(model, nn.CrossEntropyLoss(), data, directions, projection.coords[keep],
-                              engine=config.engine, device=config.device)  # fmt: skip
+    surface = evaluate_points(
+        model,
+        nn.CrossEntropyLoss(),
+        data,
+        directions,
+        projection.coords[keep],
+        engine=config.engine,
+        device=config.device,
+    )
     frame["surface_loss"] = surface[0]
     return frame
 
@@ -274,8 +314,15 @@ def run_landscape_study(
     alphas, betas = _axes(config, span)
     loss, accuracy, info = _evaluate_grid(run_dir, config, model, data, directions, (alphas, betas), progress)
     shape = (len(alphas),) if betas is None else (len(alphas), len(betas))
-    attrs = {"directions_kind": directions.kind, "directions_meta": directions.meta, "data": config.data,
-             "samples": len(data[0]), "run": str(config.run), "span": span, **info}  # fmt: skip
+    attrs = {
+        "directions_kind": directions.kind,
+        "directions_meta": directions.meta,
+        "data": config.data,
+        "samples": len(data[0]),
+        "run": str(config.run),
+        "span": span,
+        **info,
+    }
     grid = LandscapeGrid(alphas, betas, loss.reshape(shape), accuracy.reshape(shape), attrs)
     table = _path_table(config, trained, projection, data, directions)
     gradient = gradient_on_plane(model, nn.CrossEntropyLoss(), data, directions)
@@ -288,8 +335,10 @@ def run_landscape_study(
 
     render_landscape(result, title=_title(trained, config))
     run_dir.record_timing("landscape", time.perf_counter() - began)
-    run_dir.complete(center_loss=float(grid.loss[grid.center_index()]),
-                     path_captured=None if projection is None else projection.total_captured)  # fmt: skip
+    run_dir.complete(
+        center_loss=float(grid.loss[grid.center_index()]),
+        path_captured=None if projection is None else projection.total_captured,
+    )
     write_report(run_dir)
     if (Path(config.run) / "manifest.json").is_file() and out.parent.resolve() == Path(config.run).resolve():
         write_report(trained.run_dir)

@@ -68,5 +68,12 @@ def load_trained(path: str | Path, *, device: str | None = None) -> TrainedRun:
     if run_dir.has_unit("path"):
         path_arrays, _ = run_dir.load_unit("path")
         snapshots, steps = path_arrays["snapshots"], path_arrays["steps"]
-    return TrainedRun(config, model, data.to(target), run_dir, snapshots, steps,
-                      str(run_dir.manifest.get("summary", {}).get("status", run_dir.status)))  # fmt: skip
+    return TrainedRun(
+        config,
+        model,
+        data.to(target),
+        run_dir,
+        snapshots,
+        steps,
+        str(run_dir.manifest.get("summary", {}).get("status", run_dir.status)),
+    )

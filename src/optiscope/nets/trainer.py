@@ -25,6 +25,7 @@ from torch import nn
 
 from optiscope.errors import SpecError
 from optiscope.nets.data import Dataset, batches, load_dataset
+from optiscope.nets.eigen_tracking import TrainingEigenTracker
 from optiscope.nets.models import build_model, count_parameters
 from optiscope.nets.recorder import PathRecorder, snapshot_interval
 from optiscope.optimizers import build_optimizer, get_entry, parse_spec
@@ -68,6 +69,10 @@ class TrainConfig(BaseModel):
     )
     record_budget_mb: float = Field(default=64.0, gt=0, description="memory/disk budget of the snapshots")
     download: bool = Field(default=False, description="fetch MNIST/CIFAR-10 with torchvision if missing")
+    track_eigs: int | None = Field(
+        default=None, gt=0, description="track the top-2 Hessian eigenvalues over the last N steps (seed 001)"
+    )
+    track_batch: int = Field(default=100, gt=0, description="samples per stochastic Hessian when tracking")
     device: str = "cpu"
 
     @classmethod
@@ -89,6 +94,7 @@ class TrainRun:
     snapshots: np.ndarray | None = None
     snapshot_steps: np.ndarray | None = None
     run_dir: RunDir | None = None
+    eigs: pd.DataFrame | None = None
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[str, Any]:
@@ -151,6 +157,12 @@ class _Session:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.rows: list[dict[str, Any]] = []
         self.steps, self.status = 0, "running"
+        self.eigen_tracker: TrainingEigenTracker | None = None
+        if config.track_eigs is not None:
+            self.eigen_tracker = TrainingEigenTracker(
+                self.model, data.x_train, data.y_train, config.track_eigs,
+                planned_steps(config, len(data.x_train)), config.track_batch, config.seed,
+            )  # fmt: skip
 
     def state(self) -> bytes:
         buffer = io.BytesIO()
@@ -186,6 +198,8 @@ class _Session:
             if not math.isfinite(last_loss):
                 self.status = "diverged"
                 break
+            if self.eigen_tracker is not None:
+                self.eigen_tracker.after_step(self.steps)
             if self.config.max_steps is not None and self.steps >= self.config.max_steps:
                 break
         return self._metrics(epoch, last_loss, time.perf_counter() - began)
@@ -315,6 +329,8 @@ def _resume(session: _Session, run_dir: RunDir | None, recorder: PathRecorder | 
         {key: (math.nan if value is None else value) for key, value in row.items()} for row in meta["rows"]
     ]
     session.status = meta["status"]
+    if session.eigen_tracker is not None:
+        session.eigen_tracker.restore(arrays, meta)
     if recorder is not None:
         recorder.resume(
             np.concatenate([unit[0]["snapshots"] for unit in units]),
@@ -332,7 +348,12 @@ def _store_epoch(
         arrays["snapshots"], arrays["snapshot_steps"] = recorder.new_since(before)
     rows = [{key: (None if isinstance(value, float) and not math.isfinite(value) else value)
              for key, value in row.items()} for row in session.rows]  # fmt: skip
-    run_dir.save_unit(f"epoch-{epoch:05d}", arrays, {"rows": rows, "status": session.status})
+    meta: dict[str, Any] = {"rows": rows, "status": session.status}
+    if session.eigen_tracker is not None:
+        tracker_arrays, tracker_meta = session.eigen_tracker.state()
+        arrays |= tracker_arrays
+        meta |= tracker_meta
+    run_dir.save_unit(f"epoch-{epoch:05d}", arrays, meta)
 
 
 def _finish(session: _Session, recorder: PathRecorder | None, run_dir: RunDir | None) -> TrainRun:
@@ -345,11 +366,14 @@ def _finish(session: _Session, recorder: PathRecorder | None, run_dir: RunDir | 
     if recorder is not None:
         recorder.finish(session.steps)
         snapshots, steps = recorder.snapshots(), recorder.steps()
+    eigs = None if session.eigen_tracker is None else session.eigen_tracker.frame()
     if run_dir is not None and not run_dir.cached:
         run_dir.write_table("metrics", metrics)
+        if eigs is not None:
+            run_dir.write_table("eigs", eigs)
         if recorder is not None:
             recorder.save(run_dir)
         run_dir.complete(status=session.status, steps=session.steps)
     return TrainRun(
-        session.config, metrics, session.status, session.model, session.steps, snapshots, steps, run_dir
+        session.config, metrics, session.status, session.model, session.steps, snapshots, steps, run_dir, eigs
     )
