@@ -110,3 +110,10 @@ def test_bad_requests_raise_curvature_error() -> None:
         top_eigen_of(operator, k=0)
     with pytest.raises(CurvatureError, match="rows"):
         top_eigen_of(operator, v0=np.ones(3))
+
+
+def test_double_backward_mode_gives_the_same_spectrum() -> None:
+    model, x, y, _ = mlp_problem()
+    w, u = _dense_eigh()
+    spectrum = top_eigen(model, LOSS, (x, y), k=2, tol=1e-8, mode="double-backward")
+    _check_against_dense(spectrum, w[::-1][:2], u[:, ::-1][:, :2], "lanczos")

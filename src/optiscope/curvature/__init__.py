@@ -8,6 +8,7 @@ from optiscope.curvature.density_figure import density_figure
 from optiscope.curvature.eigen import residual_norms, top_eigen, top_eigen_of
 from optiscope.curvature.errors import CurvatureError
 from optiscope.curvature.hvp import HVP_MODES, HessianOperator, select_parameters
+from optiscope.curvature.krylov import block_krylov
 from optiscope.curvature.power import power_iteration
 from optiscope.curvature.probes import rademacher
 from optiscope.curvature.spectrum import Spectrum
@@ -24,6 +25,7 @@ __all__ = [
     "Spectrum",
     "TraceEstimate",
     "TrackRecord",
+    "block_krylov",
     "density",
     "density_figure",
     "density_of",

@@ -130,6 +130,7 @@ def density(
     params: str | Sequence[str] | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    mode: str = "jvp",
 ) -> SpectralDensity:
     """Hessian eigenvalue density of ``model``'s mean loss on ``data`` by stochastic Lanczos quadrature.
 
@@ -146,9 +147,10 @@ def density(
         params: parameter subset (see :func:`select_parameters`).
         device: device of the products.
         dtype: dtype of the products.
+        mode: Hessian-vector product mode (see :class:`HessianOperator`).
 
     Returns:
         A :class:`SpectralDensity`.
     """
-    operator = HessianOperator(model, loss_fn, data, params=params, device=device, dtype=dtype)
+    operator = HessianOperator(model, loss_fn, data, params=params, device=device, dtype=dtype, mode=mode)
     return density_of(operator, steps, probes, seed, grid_points, sigma)

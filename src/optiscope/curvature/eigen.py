@@ -231,13 +231,15 @@ def top_eigen(
     device: torch.device | str | None = None,
     seed: int = 0,
     dtype: torch.dtype | None = None,
+    mode: str = "jvp",
 ) -> Spectrum:
     """Top-``k`` eigenpairs of the Hessian of ``model``'s mean loss on ``data``.
 
-    See :func:`top_eigen_of` for the arguments shared with it; ``params``, ``device`` and
-    ``dtype`` go to :class:`HessianOperator`.
+    See :func:`top_eigen_of` for the arguments shared with it; ``params``, ``device``,
+    ``dtype`` and ``mode`` go to :class:`HessianOperator` (``mode="double-backward"`` is the
+    fastest for many products on one large batch).
     """
-    operator = HessianOperator(model, loss_fn, data, params=params, device=device, dtype=dtype)
+    operator = HessianOperator(model, loss_fn, data, params=params, device=device, dtype=dtype, mode=mode)
     return top_eigen_of(
         operator, k=k, tol=tol, which=which, method=method, v0=v0, max_hvps=max_hvps, seed=seed
     )

@@ -103,6 +103,7 @@ def trace(
     params: str | Sequence[str] | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
+    mode: str = "jvp",
 ) -> TraceEstimate:
     """Estimate the trace of the Hessian of ``model``'s mean loss on ``data``.
 
@@ -116,9 +117,10 @@ def trace(
         params: parameter subset (see :func:`select_parameters`).
         device: device of the products.
         dtype: dtype of the products.
+        mode: Hessian-vector product mode (see :class:`HessianOperator`).
 
     Returns:
         A :class:`TraceEstimate`.
     """
-    operator = HessianOperator(model, loss_fn, data, params=params, device=device, dtype=dtype)
+    operator = HessianOperator(model, loss_fn, data, params=params, device=device, dtype=dtype, mode=mode)
     return trace_of(operator, method, samples, seed)

@@ -41,7 +41,7 @@ _FIXED_STEPS = (nn.Flatten, nn.Identity, nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3
                 nn.ConstantPad2d, nn.ConstantPad3d, nn.ReflectionPad1d, nn.ReflectionPad2d,
                 nn.ReplicationPad1d, nn.ReplicationPad2d, nn.Unflatten)  # fmt: skip
 _AFFINE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-WORKING_SET_BYTES = 32 * 2**20  # chunks beyond this stop paying off on CPU (measured)
+WORKING_SET_BYTES = 128 * 2**20  # chunk size that measured fastest on CPU (MLP, 5,000 x 512 points)
 RestRunner = Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
 _ELEMENTWISE = (
     nn.ReLU,
