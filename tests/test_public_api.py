@@ -23,6 +23,8 @@ PACKAGES = [
     "optiscope.nets.models",
     "optiscope.nets.recorder",
     "optiscope.nets.trainer",
+    "optiscope.landscape",
+    "optiscope.curvature",
 ]
 
 

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+from optiscope.experiments.curvature_study import CurvatureConfig, CurvatureResult, run_curvature_study
 from optiscope.experiments.demo import DemoResult, demo_studies, run_demo
+from optiscope.experiments.landscape_study import LandscapeConfig, LandscapeResult, run_landscape_study
 from optiscope.experiments.paths_study import PathsStudy, StudyResult, load_paths, run_paths_study
+from optiscope.experiments.sweep import SweepConfig, run_sweep
+from optiscope.experiments.train_study import run_train_study
 
 __all__ = [
+    "CurvatureConfig",
+    "CurvatureResult",
     "DemoResult",
+    "LandscapeConfig",
+    "LandscapeResult",
     "PathsStudy",
     "StudyResult",
+    "SweepConfig",
     "demo_studies",
     "load_paths",
+    "run_curvature_study",
     "run_demo",
+    "run_landscape_study",
     "run_paths_study",
+    "run_sweep",
+    "run_train_study",
 ]

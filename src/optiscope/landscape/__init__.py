@@ -1,7 +1,59 @@
-"""Loss landscapes of trained networks: directions, grid evaluation, the path on the plane."""
+"""Loss landscapes of trained networks: directions, grid evaluation, the path on the plane.
+
+After Li et al. (2018), "Visualizing the loss landscape of neural nets": filter-normalised
+Gaussian directions (or PCA of the path, an interpolation, Hessian eigenvectors), the loss on
+a grid around the trained weights (with the first-layer trick: three products with the data
+serve the whole plane), and the recorded path projected onto it with the share it captures.
+"""
 
 from __future__ import annotations
 
+from optiscope.landscape.data_batches import iter_batches
+from optiscope.landscape.directions import (
+    DEFAULT_SEED,
+    directions_from_vectors,
+    interpolation_direction,
+    normalize_direction,
+    pca_directions,
+    plane_through,
+    random_directions,
+)
 from optiscope.landscape.directions_base import Directions, LandscapeError
+from optiscope.landscape.evaluate import ENGINES, evaluate, evaluate_points
+from optiscope.landscape.grid import (
+    DEFAULT_POINTS,
+    DEFAULT_SPAN,
+    INTERPOLATION_POINTS,
+    INTERPOLATION_RANGE,
+    LandscapeGrid,
+    grid_axes,
+)
+from optiscope.landscape.projection import PathProjection, PlaneGradient, gradient_on_plane, project_path
+from optiscope.landscape.reference import evaluate_points_loop
 
-__all__ = ["Directions", "LandscapeError"]
+__all__ = [
+    "DEFAULT_POINTS",
+    "DEFAULT_SEED",
+    "DEFAULT_SPAN",
+    "ENGINES",
+    "INTERPOLATION_POINTS",
+    "INTERPOLATION_RANGE",
+    "Directions",
+    "LandscapeError",
+    "LandscapeGrid",
+    "PathProjection",
+    "PlaneGradient",
+    "directions_from_vectors",
+    "evaluate",
+    "evaluate_points",
+    "evaluate_points_loop",
+    "gradient_on_plane",
+    "grid_axes",
+    "interpolation_direction",
+    "iter_batches",
+    "normalize_direction",
+    "pca_directions",
+    "plane_through",
+    "project_path",
+    "random_directions",
+]

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from optiscope.viz import interactive
 from optiscope.viz.animation import animate_contour, animate_loss, animate_surface_3d, current_loss_labels
+from optiscope.viz.landscape_figures import (
+    landscape_contour,
+    landscape_curve,
+    landscape_heatmap,
+    landscape_panels,
+    landscape_surface3d,
+    path_fidelity_figure,
+)
+from optiscope.viz.landscape_interactive import landscape_contour_plotly, landscape_surface_plotly
 from optiscope.viz.levels import contour_levels
 from optiscope.viz.palette import PALETTE, colour_for
 from optiscope.viz.path_figures import (
@@ -35,9 +44,17 @@ __all__ = [
     "current_loss_labels",
     "format_loss",
     "interactive",
+    "landscape_contour",
+    "landscape_contour_plotly",
+    "landscape_curve",
+    "landscape_heatmap",
+    "landscape_panels",
+    "landscape_surface3d",
+    "landscape_surface_plotly",
     "legend_label",
     "loss_curves",
     "lr_sweep_figure",
+    "path_fidelity_figure",
     "regression_surfaces_figure",
     "render_report",
     "state_arrows_figure",
