@@ -150,3 +150,41 @@ def test_recording_can_be_switched_off_and_cuda_is_refused_where_absent() -> Non
     if not torch.cuda.is_available():
         with pytest.raises(SpecError, match="CUDA is not available"):
             train(TrainConfig.build(epochs=1, limit=100, device="cuda"))
+
+
+class _Residual(torch.nn.Module):
+    """A user's own module, not one of the built-ins: a residual block on flattened digits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inp, self.block, self.out = (
+            torch.nn.Linear(64, 32),
+            torch.nn.Linear(32, 32),
+            torch.nn.Linear(32, 10),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.inp(x.flatten(1)))
+        return self.out(h + torch.relu(self.block(h)))
+
+
+def test_a_users_own_module_trains_through_the_api(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model = _Residual()
+    run = train(TrainConfig.build(epochs=8, patience=None, record_every=10), tmp_path / "mine", model=model)
+    assert run.model is model and run.metrics["test_accuracy"].iloc[-1] > 0.9
+    manifest = json.loads((tmp_path / "mine" / "manifest.json").read_text())
+    assert manifest["spec"]["model"] == "user:_Residual"
+    np.testing.assert_array_equal(
+        run.snapshots[-1], torch.cat([p.detach().flatten() for p in model.parameters()]).numpy()
+    )
+
+
+@pytest.mark.parametrize(
+    "spec", ["adahessian:lr=0.1", "lbfgs:lr=0.5,max_iter=5", "eigenspace_sgd:lr=0.2,lam=0.3,k=2,momentum=0.9"]
+)
+def test_graph_and_closure_optimizers_train_from_their_metadata(spec: str) -> None:
+    """AdaHessian/eq. (1) need create_graph, L-BFGS a closure: the trainer reads it from the registry."""
+    run = train(TrainConfig.build(optimizer=spec, epochs=3, limit=400, patience=None, record=False))
+    losses = run.metrics["train_loss"]
+    assert run.status == "complete" and losses.iloc[-1] < 0.6 * losses.iloc[0], losses.tolist()

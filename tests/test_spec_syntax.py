@@ -72,3 +72,14 @@ def test_text_after_a_colon_without_key_is_part_of_the_name() -> None:
 
 def test_split_respects_brackets_and_quotes() -> None:
     assert split_top_level("a=(1,2),b='x,y',c=[3,4]", ",") == ["a=(1,2)", "b='x,y'", "c=[3,4]"]
+
+
+def test_inf_and_nan_inside_tuples_and_lists_read_back() -> None:
+    """Hypothesis found '[inf]' unreadable: format writes bare inf/nan, so parse must read them."""
+    import math
+
+    name, args = parse_named_args("a:x=[inf],y=(1,-inf),z=[nan, 2]")
+    assert name == "a" and args["x"] == [math.inf] and args["y"] == (1, -math.inf)
+    assert math.isnan(args["z"][0]) and args["z"][1] == 2
+    with pytest.raises(SpecError):
+        parse_named_args("a:x=[-'s']")

@@ -77,11 +77,31 @@ def parse_value(text: str) -> Any:
     if lowered in {"-inf", "-infinity"}:
         return -math.inf
     try:
-        return ast.literal_eval(stripped)
+        return _literal(ast.parse(stripped, mode="eval").body)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         if _BARE_WORD.match(stripped):
             return stripped
         raise SpecError(f"cannot read value {stripped!r}: not a number, string or tuple") from None
+
+
+_SPECIAL_FLOATS = {"inf": math.inf, "infinity": math.inf, "nan": math.nan}
+
+
+def _literal(node: ast.AST) -> Any:
+    """A literal from its syntax tree, as ``ast.literal_eval`` reads it, plus ``inf`` and ``nan``
+    inside tuples and lists (which :func:`format_named_args` writes). Nothing is evaluated."""
+    if isinstance(node, ast.Name) and node.id.lower() in _SPECIAL_FLOATS:
+        return _SPECIAL_FLOATS[node.id.lower()]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        operand = _literal(node.operand)
+        if isinstance(operand, int | float) and not isinstance(operand, bool):
+            return -operand if isinstance(node.op, ast.USub) else operand
+        raise ValueError("a sign needs a number")
+    if isinstance(node, ast.Tuple):
+        return tuple(_literal(item) for item in node.elts)
+    if isinstance(node, ast.List):
+        return [_literal(item) for item in node.elts]
+    return ast.literal_eval(node)
 
 
 def _split_name(text: str) -> tuple[str, str]:

@@ -52,6 +52,8 @@ def load_trained(path: str | Path, *, device: str | None = None) -> TrainedRun:
         raise StoreError(f"{path} holds a {run_dir.manifest.get('kind')!r} run, not a training run")
     if run_dir.status not in ("complete",):
         raise StoreError(f"{path} is a training run that has not finished (status {run_dir.status})")
+    if str(run_dir.spec.get("model", "")).startswith("user:"):
+        raise StoreError(f"{path} trained a user's own model; load it in Python with your own class")
     config = TrainConfig.build(**run_dir.spec)
     epochs = sorted(unit for unit in run_dir.completed_units() if unit.startswith("epoch-"))
     if not epochs:

@@ -148,11 +148,13 @@ def _train_step(
 class _Session:
     """The mutable state of one training run (model, optimizer, batch order, metrics)."""
 
-    def __init__(self, config: TrainConfig, data: Dataset) -> None:
+    def __init__(self, config: TrainConfig, data: Dataset, model: nn.Module | None = None) -> None:
         torch.manual_seed(config.seed)
         self.config, self.data = config, data
         self.entry = get_entry(parse_spec(config.optimizer).name)
-        self.model = build_model(config.model, data.input_shape, data.num_classes).to(config.device)
+        if model is None:
+            model = build_model(config.model, data.input_shape, data.num_classes)
+        self.model = model.to(config.device)
         self.optimizer = build_optimizer(config.optimizer, list(self.model.parameters()))
         self.generator = torch.Generator().manual_seed(config.seed)
         self.rows: list[dict[str, Any]] = []
@@ -248,8 +250,13 @@ def train(
     *,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    model: nn.Module | None = None,
 ) -> TrainRun:
-    """Train ``config.model`` on ``config.dataset`` with ``config.optimizer``.
+    """Train ``config.model`` (or the user's own ``model``) on ``config.dataset`` with ``config.optimizer``.
+
+    A user ``model`` is trained in place (it must take the dataset's inputs and return logits);
+    its class name and parameter layout enter the run's cache key, and a resumed run must be
+    handed a model built the same way.
 
     With ``out``, every epoch is stored as it finishes (metrics + checkpoint), a killed run
     resumes from its last finished epoch, and a finished one is a cache hit. ``progress`` is
@@ -260,10 +267,12 @@ def train(
         limit=config.limit,
     )  # fmt: skip
     data = data.to(_check_device(config.device))
-    session = _Session(config, data)
-    run_dir = (
-        RunDir.open(out, kind="train", spec=config.model_dump(mode="json"), force=force) if out else None
-    )
+    session = _Session(config, data, model)
+    spec = config.model_dump(mode="json")
+    if model is not None:
+        spec["model"] = f"user:{type(model).__qualname__}"
+        spec["user_layout"] = [[name, list(p.shape)] for name, p in model.named_parameters()]
+    run_dir = RunDir.open(out, kind="train", spec=spec, force=force) if out else None
     recorder = _recorder(session, config)
     start_epoch = _resume(session, run_dir, recorder)
     # Snapshots already in stored epoch units (all of them after a resume, none on a fresh start,
