@@ -76,7 +76,6 @@ def test_split_respects_brackets_and_quotes() -> None:
 
 def test_inf_and_nan_inside_tuples_and_lists_read_back() -> None:
     """Hypothesis found '[inf]' unreadable: format writes bare inf/nan, so parse must read them."""
-    import math
 
     name, args = parse_named_args("a:x=[inf],y=(1,-inf),z=[nan, 2]")
     assert name == "a" and args["x"] == [math.inf] and args["y"] == (1, -math.inf)
