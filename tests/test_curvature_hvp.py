@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from optiscope.curvature import CurvatureError, HessianOperator, select_parameters
+from optiscope.curvature import HVP_MODES, CurvatureError, HessianOperator, select_parameters
 from optiscope.errors import SpecError
 from test_curvature_fixtures import LOSS, dense_hessian, digits, mlp, mlp_problem, tiny_cnn
 
@@ -18,20 +18,22 @@ def _probe(n: int, seed: int = 0) -> torch.Tensor:
     return torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def test_hvp_equals_dense_hessian_times_vector_mlp() -> None:
+@pytest.mark.parametrize("mode", ["auto", *HVP_MODES])
+def test_hvp_equals_dense_hessian_times_vector_mlp(mode: str) -> None:
     model, x, y, hessian = mlp_problem()
-    operator = HessianOperator(model, LOSS, (x, y))
+    operator = HessianOperator(model, LOSS, (x, y), mode=mode)
     v = _probe(operator.n)
     error = np.abs(operator.matvec(v).numpy() - hessian @ v.numpy()).max()
     assert operator.n == 610 and operator.calls == 1
     assert error < 1e-10, f"HVP vs dense H v: max abs error {error:.2e}"
 
 
-def test_hvp_equals_dense_hessian_times_vector_cnn() -> None:
+@pytest.mark.parametrize("mode", HVP_MODES)
+def test_hvp_equals_dense_hessian_times_vector_cnn(mode: str) -> None:
     model = tiny_cnn()
     x, y = digits(60)
     hessian = dense_hessian(model, x, y)
-    operator = HessianOperator(model, LOSS, (x, y))
+    operator = HessianOperator(model, LOSS, (x, y), mode=mode)
     v = _probe(operator.n, seed=1)
     error = np.abs(operator.matvec(v).numpy() - hessian @ v.numpy()).max()
     assert error < 1e-10, f"CNN HVP vs dense H v: max abs error {error:.2e}"
@@ -151,7 +153,8 @@ def test_bad_inputs_raise_curvature_error() -> None:
 def test_cached_modes_equal_plain_products(mode: str) -> None:
     model, x, y, hessian = mlp_problem()
     batches = [(x[:70], y[:70]), (x[70:], y[70:])]
-    plain = HessianOperator(model, LOSS, batches)
+    plain = HessianOperator(model, LOSS, batches, mode="jvp")
+    assert HessianOperator(model, LOSS, batches).mode == "double-backward", "auto keeps the graph when small"
     cached = HessianOperator(model, LOSS, batches, mode=mode)
     block = torch.stack([_probe(plain.n, seed=s) for s in range(2)], dim=1)
     error = (cached.matmat(block) - plain.matmat(block)).abs().max().item()

@@ -130,7 +130,7 @@ def density(
     params: str | Sequence[str] | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
-    mode: str = "jvp",
+    mode: str = "auto",
 ) -> SpectralDensity:
     """Hessian eigenvalue density of ``model``'s mean loss on ``data`` by stochastic Lanczos quadrature.
 

@@ -231,7 +231,7 @@ def top_eigen(
     device: torch.device | str | None = None,
     seed: int = 0,
     dtype: torch.dtype | None = None,
-    mode: str = "jvp",
+    mode: str = "auto",
 ) -> Spectrum:
     """Top-``k`` eigenpairs of the Hessian of ``model``'s mean loss on ``data``.
 

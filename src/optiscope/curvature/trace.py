@@ -103,7 +103,7 @@ def trace(
     params: str | Sequence[str] | None = None,
     device: torch.device | str | None = None,
     dtype: torch.dtype | None = None,
-    mode: str = "jvp",
+    mode: str = "auto",
 ) -> TraceEstimate:
     """Estimate the trace of the Hessian of ``model``'s mean loss on ``data``.
 

@@ -69,7 +69,7 @@ class EigenTracker:
         params: str | Sequence[str] | None = None,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
-        mode: str = "jvp",
+        mode: str = "auto",
         max_hvps: int = 10_000,
         seed: int = 0,
     ) -> None:

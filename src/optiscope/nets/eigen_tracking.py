@@ -54,7 +54,9 @@ class TrainingEigenTracker:
         self.batch_size = min(batch_size, len(x))
         self.first_step = max(1, planned_steps - last_steps + 1)
         self.generator = torch.Generator().manual_seed(seed + _SEED_OFFSET)
-        self.tracker = EigenTracker(model, nn.CrossEntropyLoss(), k=2, tol=tol, dtype=torch.float64)
+        self.tracker = EigenTracker(
+            model, nn.CrossEntropyLoss(), k=2, tol=tol, method="lanczos", dtype=torch.float64
+        )  # measured: on fresh batches of 100, Lanczos from the last vectors beats block Krylov
         self.rows: list[dict[str, Any]] = []
 
     def after_step(self, step: int) -> None:
