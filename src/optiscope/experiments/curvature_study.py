@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from optiscope.curvature import SpectralDensity, Spectrum, density, top_eigen, trace
-from optiscope.experiments.landscape_study import select_data
+from optiscope.experiments.landscape_study import check_data_spec, select_data
 from optiscope.experiments.paths_render import write_report
 from optiscope.landscape.directions import directions_from_vectors
 from optiscope.landscape.evaluate import evaluate_points
@@ -71,10 +71,7 @@ class CurvatureConfig(BaseModel):
     @field_validator("data")
     @classmethod
     def _known_data(cls, value: str) -> str:
-        kind, _, size = value.partition(":")
-        if value in ("train", "test") or (kind in ("batch", "subset") and size.isdigit() and int(size) > 0):
-            return value
-        raise ValueError("must be train, test, batch:SIZE or subset:N (SIZE, N positive integers)")
+        return check_data_spec(value)
 
     @classmethod
     def build(cls, **fields: Any) -> CurvatureConfig:

@@ -36,7 +36,7 @@ from optiscope.nets.trained import TrainedRun, load_trained
 from optiscope.store import RunDir
 from optiscope.validated import validated
 
-__all__ = ["LandscapeConfig", "LandscapeResult", "run_landscape_study", "select_data"]
+__all__ = ["LandscapeConfig", "LandscapeResult", "check_data_spec", "run_landscape_study", "select_data"]
 
 DIRECTIONS_FILE = "directions.safetensors"
 GRID_FILE = "landscape.nc"
@@ -44,6 +44,14 @@ _CHUNKS = 8
 _MAX_PATH_POINTS = 200
 _PATH_MARGIN = 1.2
 _DIRECTION_KINDS = ("filter", "layer", "none", "pca", "hessian")
+
+
+def check_data_spec(value: str) -> str:
+    """``value`` if it names the samples a net is probed on, else ``ValueError`` (for pydantic)."""
+    kind, _, size = value.partition(":")
+    if value in ("train", "test") or (kind in ("batch", "subset") and size.isdigit() and int(size) > 0):
+        return value
+    raise ValueError("must be train, test, batch:SIZE or subset:N (SIZE, N positive integers)")
 
 
 class LandscapeConfig(BaseModel):
@@ -75,10 +83,7 @@ class LandscapeConfig(BaseModel):
     @field_validator("data")
     @classmethod
     def _known_data(cls, value: str) -> str:
-        kind, _, size = value.partition(":")
-        if value in ("train", "test") or (kind in ("batch", "subset") and size.isdigit() and int(size) > 0):
-            return value
-        raise ValueError("must be train, test, batch:SIZE or subset:N (SIZE, N positive integers)")
+        return check_data_spec(value)
 
     @classmethod
     def build(cls, **fields: Any) -> LandscapeConfig:
