@@ -125,3 +125,24 @@ def test_cli_landscape_writes_its_run_and_refuses_bad_input(trained_runs, tmp_pa
         assert bad.exit_code == 2 and needle in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
     missing = runner.invoke(app, ["landscape", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")])
     assert missing.exit_code == 2 and "not an optiscope run directory" in missing.stderr
+
+
+def test_panels_per_batch_and_per_run_and_a_cached_rerun(trained_runs, tmp_path: Path) -> None:
+    """Seed 000 fig. 1 (batches side by side) and fig. 3 (one panel per optimizer's run)."""
+    sgd, adam = trained_runs
+    args = ["landscape", str(sgd), "--data", "batch:1", "--data", "batch:64", "--grid", "4"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "fig1")])
+    assert result.exit_code == 0, result.output
+    summary = pd.read_parquet(tmp_path / "fig1" / "summary.parquet")
+    assert summary["cell"].tolist() == ["batch:1", "batch:64"] and (summary["samples"] == [1, 64]).all()
+    assert (tmp_path / "fig1" / "figures" / "panels.png").stat().st_size > 10_000
+    runs = runner.invoke(app, ["landscape", str(sgd), str(adam), "--grid", "4", "--data", "subset:50",
+                               "--out", str(tmp_path / "fig3")])  # fmt: skip
+    assert runs.exit_code == 0 and "adam:" in runs.stdout and "sgd:" in runs.stdout
+    grid_file = tmp_path / "fig1" / "00-batch_1" / "landscape.nc"
+    before = grid_file.stat().st_mtime_ns
+    again = runner.invoke(
+        app, ["landscape", str(sgd), "--data", "batch:1", "--grid", "4", "--out", str(grid_file.parent)]
+    )
+    assert again.exit_code == 0 and "cached" in again.stdout, again.output
+    assert grid_file.stat().st_mtime_ns == before

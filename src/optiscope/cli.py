@@ -336,21 +336,30 @@ def sweep(
 @app.command()
 @handles_errors
 def landscape(
-    run: Annotated[Path, typer.Argument(help="A training run directory (from optiscope train).")],
+    runs: Annotated[
+        list[Path], typer.Argument(help="Training run directories; several draw side-by-side panels.")
+    ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Run directory to write (default RUN/landscape).")
+        Path | None,
+        typer.Option(
+            "--out", help="Run directory to write (default RUN/landscape, or RUN/landscape-panels)."
+        ),
     ] = None,
     directions: Annotated[
         str,
-        typer.Option(help="filter, layer, none (random, Li et al.), pca (of the path), interpolate:RUN_B."),
+        typer.Option(
+            help="filter, layer, none (random, Li et al.), pca (of the path), hessian (top two "
+            "eigenvectors), interpolate:RUN_B."
+        ),
     ] = "filter",
     grid: Annotated[int, typer.Option(help="Points per axis.")] = 51,
     span: Annotated[
         float | None, typer.Option(help="Axes run over [-span, span] (default 1; pca: the path's reach).")
     ] = None,
     data: Annotated[
-        str, typer.Option(help="train, test, batch:SIZE (the first batch) or subset:N.")
-    ] = "train",
+        list[str],
+        typer.Option(help="train, test, batch:SIZE (the first batch) or subset:N; repeat for panels."),
+    ] = ["train"],  # noqa: B006 - typer reads the default; it is never mutated
     seed: Annotated[int, typer.Option(help="Seed of the random directions.")] = 123,
     include_bias: Annotated[
         bool, typer.Option("--include-bias", help="Move biases and norm layers too (default: zeroed).")
@@ -362,13 +371,35 @@ def landscape(
     ] = False,
 ) -> None:
     """Loss landscape of a trained net around its final weights, with the training path on it."""
+    from optiscope.experiments.landscape_panels import cell_label, run_landscape_panels
     from optiscope.experiments.landscape_study import LandscapeConfig, run_landscape_study
 
-    config = LandscapeConfig.build(run=str(run), directions=directions, grid=grid, span=span, data=data,
-                                   seed=seed, ignore=None if include_bias else "biasbn", engine=engine,
-                                   device=device)  # fmt: skip
+    datas = list(data)
+    configs = [
+        LandscapeConfig.build(run=str(run), directions=directions, grid=grid, span=span, data=selection,
+                              seed=seed, ignore=None if include_bias else "biasbn", engine=engine,
+                              device=device)
+        for run in runs
+        for selection in datas
+    ]  # fmt: skip
+    if len(configs) > 1:
+        labels = [cell_label(config, len(runs), len(datas)) for config in configs]
+        target = out if out is not None else runs[0] / "landscape-panels"
+        with _progress("landscape (cells)") as progress:
+            results = run_landscape_panels(configs, labels, target, force=force, progress=progress)
+        for label, result in zip(labels, results, strict=True):
+            captured = (
+                "" if result.path is None else f", plane captures {100 * result.path.total_captured:.1f}%"
+            )
+            typer.echo(
+                f"{label}: loss at the centre {result.grid.loss[result.grid.center_index()]:.4g}{captured}"
+            )
+        typer.echo(f"report: {Path(target) / 'report.html'}")
+        return
     with _progress("landscape (chunks)") as progress:
-        result = run_landscape_study(config, out, force=force, progress=progress)
+        result = run_landscape_study(configs[0], out, force=force, progress=progress)
+    if result.run_dir.cached:
+        typer.echo(f"cached: {result.run_dir.path} already holds this landscape; nothing recomputed")
     summary = result.run_dir.read_table("summary").iloc[0]
     typer.echo(f"engine {summary['engine']}; loss at the centre {summary['center_loss']:.4g}, "
                f"range {summary['min_loss']:.4g}..{summary['max_loss']:.4g}")  # fmt: skip

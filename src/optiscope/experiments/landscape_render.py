@@ -26,17 +26,11 @@ __all__ = ["drawn_path", "render_landscape"]
 
 def drawn_path(result: Any) -> PathProjection | None:
     """The path as drawn: the snapshots of the stored path table (at most a few hundred)."""
-    table = result.path_table
-    if table is None or result.path is None:
+    if result.path_table is None or result.path is None:
         return None
-    columns = ["alpha", "beta"] if "beta" in table.columns else ["alpha"]
-    return PathProjection(
-        coords=table[columns].to_numpy(dtype=float),
-        steps=table["step"].to_numpy(dtype=np.int64),
-        captured=table["captured"].to_numpy(dtype=float),
-        total_captured=result.path.total_captured,
-        residual_norms=table["residual_norm"].to_numpy(dtype=float),
-    )
+    from optiscope.experiments.landscape_study import path_from_table
+
+    return path_from_table(result.path_table, result.path.total_captured)
 
 
 def render_landscape(result: Any, title: str) -> list[Path]:

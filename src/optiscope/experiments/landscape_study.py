@@ -36,7 +36,15 @@ from optiscope.nets.trained import TrainedRun, load_trained
 from optiscope.store import RunDir
 from optiscope.validated import validated
 
-__all__ = ["LandscapeConfig", "LandscapeResult", "check_data_spec", "run_landscape_study", "select_data"]
+__all__ = [
+    "LandscapeConfig",
+    "LandscapeResult",
+    "check_data_spec",
+    "load_landscape",
+    "path_from_table",
+    "run_landscape_study",
+    "select_data",
+]
 
 DIRECTIONS_FILE = "directions.safetensors"
 GRID_FILE = "landscape.nc"
@@ -311,6 +319,8 @@ def run_landscape_study(
     trained = load_trained(config.run, device=config.device)
     out = Path(out) if out is not None else Path(config.run) / "landscape"
     run_dir = RunDir.open(out, kind="landscape", spec=config.model_dump(mode="json"), force=force)
+    if run_dir.cached:
+        return load_landscape(run_dir)
     model, data = trained.model.eval(), select_data(trained, config.data)
     directions = _directions(run_dir, config, trained)
     began = time.perf_counter()
@@ -350,6 +360,31 @@ def run_landscape_study(
     return result
 
 
+def path_from_table(table: pd.DataFrame, total_captured: float) -> PathProjection:
+    """The stored path table's snapshots (at most a few hundred) as a :class:`PathProjection`."""
+    columns = ["alpha", "beta"] if "beta" in table.columns else ["alpha"]
+    return PathProjection(
+        coords=table[columns].to_numpy(dtype=float),
+        steps=table["step"].to_numpy(dtype=np.int64),
+        captured=table["captured"].to_numpy(dtype=float),
+        total_captured=total_captured,
+        residual_norms=table["residual_norm"].to_numpy(dtype=float),
+    )
+
+
+def load_landscape(run_dir: RunDir) -> LandscapeResult:
+    """A finished landscape study, read back from its files (nothing is evaluated)."""
+    grid = LandscapeGrid.from_netcdf_bytes((run_dir.path / GRID_FILE).read_bytes())
+    directions = Directions.load(run_dir.path / DIRECTIONS_FILE)
+    summary = run_dir.read_table("summary").iloc[0]
+    coords = [summary[f"gradient_{axis}"] for axis in ("alpha", "beta")[: grid.dims]]
+    gradient = PlaneGradient(np.asarray(coords, dtype=float), float(summary["gradient_captured"]),
+                             float(summary["gradient_norm"]))  # fmt: skip
+    table = run_dir.read_table("path") if (run_dir.path / "path.parquet").is_file() else None
+    projection = None if table is None else path_from_table(table, float(summary["path_captured"]))
+    return LandscapeResult(grid, directions, run_dir, projection, table, gradient)
+
+
 def _title(trained: TrainedRun, config: LandscapeConfig) -> str:
     c = trained.config
     return f"{c.model} on {c.dataset}, {c.optimizer}, batch {c.batch_size or 'full'}"
@@ -367,6 +402,10 @@ def _summary(grid: LandscapeGrid, projection: PathProjection | None, gradient: A
         "path_captured": math.nan if projection is None else projection.total_captured,
         "gradient_norm": float(gradient.norm),
         "gradient_captured": float(gradient.captured),
+        **{
+            f"gradient_{axis}": float(value)
+            for axis, value in zip(("alpha", "beta"), gradient.coords, strict=False)
+        },
         "explained_variance": str(grid.attrs.get("directions_meta", {}).get("explained_variance_ratio", "")),
         "engine": grid.attrs.get("engine", "?"),
     }
