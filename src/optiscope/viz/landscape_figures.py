@@ -29,6 +29,7 @@ from matplotlib.axes import Axes
 from matplotlib.colors import BoundaryNorm, Colormap
 from matplotlib.figure import Figure
 from matplotlib.patheffects import withStroke
+from matplotlib.ticker import FuncFormatter
 from scipy.interpolate import RegularGridInterpolator
 
 from optiscope.errors import SpecError
@@ -59,6 +60,11 @@ OFF_PLANE_THRESHOLD = 0.10
 _ARROW_SHARE = 0.3  # the descent arrow spans this share of the plane's shorter side
 _PATH_COLOUR, _START_COLOUR, _END_COLOUR, _ARROW_COLOUR = "white", colour_for(0), colour_for(2), "#D00000"
 _KINDS = ("contour", "heatmap", "surface")
+
+
+def _loss_ticks(colorbar: Any) -> None:
+    """Label a loss colour bar with 3 significant digits (levels below 0.005 are not "0.00")."""
+    colorbar.ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: format_loss(float(value))))
 
 
 def _cmap(name: str) -> Colormap:
@@ -338,7 +344,7 @@ def landscape_contour(
     filled, points, _ = _draw_plane(axes, "contour", arrays, _levels(arrays[2], log_levels), path, gradient)
     spacing = np.diff(filled.levels)
     spaced = "linear" if np.allclose(spacing, spacing[0]) else "log-spaced above the minimum"
-    figure.colorbar(filled, ax=axes, label=f"loss (levels {spaced})")
+    _loss_ticks(figure.colorbar(filled, ax=axes, label=f"loss (levels {spaced})"))
     _legend_below(figure, axes)
     if points is not None:
         figure.colorbar(points, ax=axes, label="path step", pad=0.01)
@@ -611,11 +617,13 @@ def landscape_panels(
             )
             notes.append(arrow)
             if not shared_levels:
-                figure.colorbar(mappable, ax=axes, label="loss")
+                _loss_ticks(figure.colorbar(mappable, ax=axes, label="loss"))
         axes.set_title("\n".join(note for note in notes if note), fontsize=8)
         panels.append(axes)
     if shared_levels and mappable is not None:
-        figure.colorbar(mappable, ax=panels, label="loss (levels shared by all panels)", shrink=0.8)
+        _loss_ticks(
+            figure.colorbar(mappable, ax=panels, label="loss (levels shared by all panels)", shrink=0.8)
+        )
     if title:
         figure.suptitle(title)
     return figure
