@@ -21,7 +21,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
-from optiscope.curvature import SpectralDensity, Spectrum, density, top_eigen, trace
+from optiscope.curvature import HessianOperator, SpectralDensity, Spectrum, density, top_eigen, trace
 from optiscope.experiments.landscape_study import check_data_spec, select_data
 from optiscope.experiments.paths_render import write_report
 from optiscope.landscape.directions import directions_from_vectors
@@ -204,7 +204,10 @@ def _along(
         run_dir.save_unit("along-1", {"loss": loss, "accuracy": accuracy})
     arrays, _ = run_dir.load_unit("along-1")
     center = float(arrays["loss"][len(line) // 2])
-    slope = float(_gradient(model, loss_fn, data) @ torch.as_tensor(spectrum.vectors[:, 0]))
+    gradient = HessianOperator(
+        model, loss_fn, data, device=config.device, dtype=torch.float64, mode="jvp"
+    ).gradient()
+    slope = float(gradient.cpu() @ torch.as_tensor(spectrum.vectors[:, 0]))
     quadratic = center + line * slope + 0.5 * line**2 * float(spectrum.values[0])
     frame = pd.DataFrame(
         {"e": line, "loss": arrays["loss"], "accuracy": arrays["accuracy"], "quadratic": quadratic}
@@ -228,19 +231,6 @@ def _along(
     return frame, LandscapeGrid(
         axis, axis.copy(), arrays["loss"].reshape(shape), arrays["accuracy"].reshape(shape), attrs
     )
-
-
-def _gradient(model: nn.Module, loss_fn: Any, data: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
-    """The flat float64 gradient of the mean loss on ``data`` (one tensor pair), in eval mode."""
-    x, y = data
-    model.eval()
-    params = [p for p in model.parameters()]
-    total = [torch.zeros_like(p, dtype=torch.float64) for p in params]
-    for start in range(0, len(x), 4096):
-        xb, yb = x[start : start + 4096], y[start : start + 4096]
-        grads = torch.autograd.grad(loss_fn(model(xb), yb) * (len(xb) / len(x)), params)
-        total = [t + g.double() for t, g in zip(total, grads, strict=True)]
-    return torch.cat([t.reshape(-1).cpu() for t in total])
 
 
 def run_curvature_study(

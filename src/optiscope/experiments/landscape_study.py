@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
+from torch.func import functional_call
 
 from optiscope.errors import SpecError
 from optiscope.experiments.paths_render import write_report
@@ -253,8 +254,7 @@ def _projection(trained: TrainedRun, directions: Directions) -> PathProjection |
     """The recorded path's least-squares coordinates on the plane (None without a path)."""
     if trained.snapshots is None:
         return None
-    center = torch.cat([p.detach().reshape(-1).cpu().float() for p in trained.model.parameters()])
-    return project_path(trained.snapshots, center.numpy(), directions, steps=trained.snapshot_steps)
+    return project_path(trained.snapshots, trained.model, directions, steps=trained.snapshot_steps)
 
 
 def _path_table(
@@ -286,26 +286,19 @@ def _path_table(
 
 
 def _loss_at(model: nn.Module, weights: np.ndarray, data: tuple[torch.Tensor, torch.Tensor]) -> float:
-    """The mean cross-entropy of ``model`` with its parameters set to the flat ``weights``."""
-    saved = [p.detach().clone() for p in model.parameters()]
-    vector = torch.as_tensor(weights)
-    try:
-        with torch.no_grad():
-            offset = 0
-            for parameter in model.parameters():
-                size = parameter.numel()
-                parameter.copy_(vector[offset : offset + size].reshape(parameter.shape))
-                offset += size
-            x, y = data
-            total = 0.0
-            for start in range(0, len(x), 4096):
-                logits = model(x[start : start + 4096])
-                total += float(nn.functional.cross_entropy(logits, y[start : start + 4096], reduction="sum"))
-        return total / len(x) if math.isfinite(total) else math.nan
-    finally:
-        with torch.no_grad():
-            for parameter, value in zip(model.parameters(), saved, strict=True):
-                parameter.copy_(value)
+    """The mean cross-entropy of ``model`` at the flat ``weights`` (the model itself is untouched)."""
+    named = dict(model.named_parameters())
+    first = next(iter(named.values()))
+    vector = torch.as_tensor(weights).to(device=first.device, dtype=first.dtype)
+    pieces = torch.split(vector, [p.numel() for p in named.values()])
+    params = {name: piece.view_as(p) for (name, p), piece in zip(named.items(), pieces, strict=True)}
+    x, y = data
+    total = 0.0
+    with torch.no_grad():
+        for i in range(0, len(x), 4096):
+            logits = functional_call(model, params, (x[i : i + 4096],))
+            total += float(nn.functional.cross_entropy(logits, y[i : i + 4096], reduction="sum"))
+    return total / len(x) if math.isfinite(total) else math.nan
 
 
 def run_landscape_study(
