@@ -190,30 +190,6 @@ def test_unwritable_out_gets_one_line_and_exit_2(tmp_path: Path) -> None:
     assert str(blocker) in stderr
 
 
-def test_demo_quick_writes_its_runs(tmp_path: Path) -> None:
-    out = tmp_path / "demo"
-    code, stdout, stderr = invoke("demo", "--quick", "--out", str(out))
-    assert code == 0, stderr
-    assert f"demo written to: {out.resolve()}" in stdout
-    assert f"report: {(out / 'report.html').resolve()}" in stdout
-    assert (out / "report.html").stat().st_size > 100_000
-    assert json.loads((out / "manifest.json").read_text())["status"] == "complete"
-    for study in (
-        "seed002-pathological",
-        "seed004-f0",
-        "seed004-f4",
-        "seed003-regression-mse",
-        "basins-himmelblau",
-    ):
-        assert json.loads((out / study / "manifest.json").read_text())["status"] == "complete"
-        assert_picture(out / study / "figures" / "contour.png")
-    # Seed 002's story: Adam reaches the valley of the pathological curvature, plain SGD does not.
-    runs = pd.read_parquet(out / "seed002-pathological" / "runs.parquet").set_index("optimizer")
-    assert runs.loc["adam", "final_loss"] < runs.loc["sgd", "final_loss"]
-    code, stdout, _ = invoke("demo", "--quick", "--out", str(out))
-    assert code == 0 and "(cached)" in stdout
-
-
 KILL_ARGS = [
     "paths", "rastrigin", "--starts", "40x40", "--steps", "150", "--out",
 ]  # fmt: skip

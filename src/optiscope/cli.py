@@ -494,5 +494,12 @@ def main() -> None:
     app()
 
 
+# Sub-commands that live in their own module register themselves on ``app`` when imported.
+import optiscope.cli_experiments  # noqa: E402, F401
+
 if __name__ == "__main__":
-    main()
+    # ``python -m optiscope.cli`` runs this file as ``__main__``, a second copy of the module:
+    # run the imported ``optiscope.cli``, on whose ``app`` the other modules registered.
+    import importlib
+
+    importlib.import_module("optiscope.cli").main()

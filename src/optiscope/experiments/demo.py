@@ -1,4 +1,9 @@
-"""``optiscope demo``: the seeds' optimizers on the seeds' surfaces, offline, on embedded defaults."""
+"""``optiscope demo``: the surface tour plus a small seed-000 study on digits, offline, one report.
+
+The tour runs the seeds' optimizers on the seeds' surfaces; the study is the
+``seed000-visual-analysis`` preset at ``--quick`` sizes (GD vs SGD vs Adam on digits, the
+Table II grid, landscapes with the paths on them), labelled as such in the report.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +12,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from optiscope.experiments.experiment_runner import ExperimentResult, run_experiment
+from optiscope.experiments.experiment_spec import Experiment, resolve
 from optiscope.experiments.paths_render import write_report
 from optiscope.experiments.paths_study import PathsStudy, StudyResult, run_paths_study
 from optiscope.experiments.teaching_study import TeachingStudy, run_teaching_study
 from optiscope.store import RunDir
 
-__all__ = ["DemoResult", "demo_studies", "run_demo"]
+__all__ = ["DEMO_PRESET", "DemoResult", "demo_experiment", "demo_studies", "run_demo"]
+
+DEMO_PRESET = "seed000-visual-analysis"
+STUDY_FOLDER = "seed000-study"
 
 # Seed 004's line-up (its TensorFlow learning rates; momentum 0.9 for NAG as there).
 SEED004_OPTIMIZERS = (
@@ -78,6 +88,13 @@ def demo_studies(quick: bool) -> dict[str, PathsStudy]:
     return studies
 
 
+def demo_experiment() -> Experiment:
+    """The demo's network study: seed 000's preset at quick sizes (about a minute on 2 cores)."""
+    from optiscope.experiments.presets import PRESET_PREFIX, load_source
+
+    return resolve(load_source(PRESET_PREFIX + DEMO_PRESET), quick=True)
+
+
 @dataclass
 class DemoResult:
     """The demo's run directory and the studies inside it."""
@@ -85,6 +102,7 @@ class DemoResult:
     run_dir: RunDir
     studies: dict[str, StudyResult] = field(default_factory=dict)
     teaching: RunDir | None = None
+    study: ExperimentResult | None = None
     seconds: float = 0.0
 
     def summary_lines(self) -> list[str]:
@@ -99,6 +117,12 @@ class DemoResult:
             lines.append(
                 f"{self.teaching.path.name}: optimizer internals step by step -> {self.teaching.path}"
             )
+        if self.study is not None:
+            reused = sum(self.study.cached.values())
+            lines.append(
+                f"{STUDY_FOLDER}: seed 000 on digits (quick), {len(self.study.folders)} steps"
+                f"{f', {reused} reused' if reused else ''} -> {self.study.run_dir.path}"
+            )
         return lines
 
 
@@ -112,10 +136,12 @@ def run_demo(
     """Run every demo study into a sub-folder of ``out``; finished studies are reused."""
     studies = demo_studies(quick)
     teaching = None if quick else TeachingStudy()
+    experiment = demo_experiment()
     spec = {
         "quick": quick,
         "studies": {name: study.model_dump(mode="json") for name, study in studies.items()},
         "teaching": teaching.model_dump(mode="json") if teaching else None,
+        "study": experiment.model_dump(mode="json"),
     }
     run_dir = RunDir.open(out, kind="demo", spec=spec, force=force)
     began = time.perf_counter()
@@ -124,13 +150,16 @@ def run_demo(
         for index, (name, study) in enumerate(studies.items()):
             result.studies[name] = run_paths_study(study, Path(out) / name, force=force)
             if progress is not None:
-                progress(index + 1, len(studies) + (teaching is not None))
+                progress(index + 1, len(studies) + (teaching is not None) + 1)
         if teaching is not None:
             result.teaching = run_teaching_study(teaching, Path(out) / "teaching", force=force)
+        result.study = run_experiment(experiment, Path(out) / STUDY_FOLDER, force=force)
+        if progress is not None:
+            progress(len(studies) + (teaching is not None) + 1, len(studies) + (teaching is not None) + 1)
         result.seconds = time.perf_counter() - began
         if not run_dir.cached:
             run_dir.record_timing("demo", result.seconds)
-            run_dir.complete(studies=list(studies))
+            run_dir.complete(studies=[*studies, STUDY_FOLDER])
             write_report(run_dir)
     except BaseException as error:
         if not run_dir.cached:

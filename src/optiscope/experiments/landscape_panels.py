@@ -38,9 +38,15 @@ def run_landscape_panels(
     *,
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    notes: Sequence[str] = (),
 ) -> list[LandscapeResult]:
-    """One landscape study per config (in ``out/NN-label/``), then the panels of all of them."""
+    """One landscape study per config (in ``out/NN-label/``), then the panels of all of them.
+
+    ``notes`` (e.g. which runs were left out because they diverged) go to ``findings.md``.
+    """
     spec = {"cells": [config.model_dump(mode="json") for config in configs], "labels": list(labels)}
+    if notes:
+        spec["notes"] = list(notes)
     parent = RunDir.open(out, kind="landscape-panels", spec=spec, force=force)
     results = []
     for index, (config, label) in enumerate(zip(configs, labels, strict=True)):
@@ -59,6 +65,8 @@ def run_landscape_panels(
         rows = [{"cell": label, **result.run_dir.read_table("summary").iloc[0].to_dict()}
                 for label, result in zip(labels, results, strict=True)]  # fmt: skip
         parent.write_table("summary", pd.DataFrame(rows))
+        if notes:
+            parent.write_text("findings.md", "".join(f"- {note}\n" for note in notes))
         parent.complete(cells=len(results))
         write_report(parent)
     return results

@@ -29,7 +29,7 @@ from optiscope.landscape.directions import (
     pca_directions,
     random_directions,
 )
-from optiscope.landscape.directions_base import Directions
+from optiscope.landscape.directions_base import DegeneratePathError, Directions, LandscapeError
 from optiscope.landscape.evaluate import evaluate_points
 from optiscope.landscape.grid import INTERPOLATION_POINTS, INTERPOLATION_RANGE, LandscapeGrid
 from optiscope.landscape.projection import PathProjection, PlaneGradient, gradient_on_plane, project_path
@@ -146,13 +146,32 @@ def _make_directions(config: LandscapeConfig, trained: TrainedRun) -> Directions
             raise SpecError(
                 f"--directions pca needs a recorded path of >= 3 snapshots; {config.run} has none"
             )
-        return pca_directions(trained.snapshots, layout=trained.model)
+        try:
+            return pca_directions(trained.snapshots, layout=trained.model)
+        except DegeneratePathError:
+            return _pca_line_and_random(config, trained)
     if kind == "hessian":
         return _hessian_directions(config, trained)
     if kind.startswith("interpolate:"):
         other = load_trained(kind.partition(":")[2], device="cpu")
         return interpolation_direction(trained.model, other.model)
     return random_directions(trained.model, normalization=kind, ignore=config.ignore, seed=config.seed)
+
+
+def _pca_line_and_random(config: LandscapeConfig, trained: TrainedRun) -> Directions:
+    """A path along one line (e.g. it jumped once, then its ReLUs died): its axis, and as the
+    second axis a filter-normalised random direction made orthogonal to it (said in ``meta``)."""
+    line = pca_directions(trained.snapshots, layout=trained.model, dims=1)
+    random = random_directions(trained.model, normalization="filter", ignore=config.ignore, seed=config.seed)
+    first = line.flat(0).to(torch.float64)
+    second = random.flat(0).to(torch.float64)
+    second = second - (second @ first) * first
+    norm = torch.linalg.vector_norm(second)
+    if norm == 0:
+        raise LandscapeError("the path's axis and the random direction coincide; pick another seed")
+    meta = {**line.meta, "fallback": "the path spans one dimension: axis 2 is random (filter), orthogonal"}
+    flats = [first.to(line.flat(0).dtype), (second / norm).to(line.flat(0).dtype)]
+    return Directions.from_flat(flats, line.layout, kind="pca", meta=meta)
 
 
 def _hessian_directions(config: LandscapeConfig, trained: TrainedRun) -> Directions:

@@ -19,13 +19,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from optiscope.experiments.paths_render import write_report
 from optiscope.experiments.train_study import run_train_study
+from optiscope.nets.budget import SeedBudget, budget_fields, train_size
 from optiscope.nets.trainer import TrainConfig
 from optiscope.optimizers import parse_spec
 from optiscope.spec_syntax import format_named_args
 from optiscope.store import RunDir
 from optiscope.validated import validated
+from optiscope.viz.markdown import markdown_table
 
-__all__ = ["SweepConfig", "cell_configs", "run_sweep", "sweep_heatmap"]
+__all__ = ["SweepConfig", "cell_configs", "cell_name", "run_sweep", "sweep_heatmap", "with_budget"]
 
 _TRAIN_FIELDS = set(TrainConfig.model_fields)
 
@@ -37,6 +39,7 @@ class SweepConfig(BaseModel):
 
     base: dict[str, Any] = Field(default_factory=dict)
     grid: dict[str, list[Any]] = Field(min_length=1)
+    budget: SeedBudget | None = Field(default=None, description="the seed's epochs/steps, met per cell")
 
     @classmethod
     def build(cls, **fields: Any) -> SweepConfig:
@@ -54,11 +57,21 @@ def cell_configs(sweep: SweepConfig) -> list[tuple[dict[str, Any], TrainConfig]]
         fields.update({key: value for key, value in settings.items() if key in _TRAIN_FIELDS})
         spec = parse_spec(fields.get("optimizer", TrainConfig().optimizer))
         fields["optimizer"] = format_named_args(spec.name, {**spec.hparams, **hparams})
-        cells.append((settings, TrainConfig.build(**fields)))
+        config = TrainConfig.build(**fields)
+        if sweep.budget is not None:
+            config = with_budget(config, sweep.budget)
+        cells.append((settings, config))
     return cells
 
 
-def _cell_name(index: int, settings: dict[str, Any]) -> str:
+def with_budget(config: TrainConfig, budget: SeedBudget) -> TrainConfig:
+    """``config`` with the epochs, step cap and patience that meet the seed's budget in steps."""
+    size = train_size(config.dataset, config.data_dir, config.limit, config.seed, config.download)
+    return config.model_copy(update=budget_fields(budget, config.batch_size, size))
+
+
+def cell_name(index: int, settings: dict[str, Any]) -> str:
+    """The folder of cell ``index`` with grid ``settings``."""
     parts = "-".join(f"{key}{value}" for key, value in settings.items())
     return f"{index:03d}-" + "".join(char if char.isalnum() or char in ".-" else "_" for char in parts)
 
@@ -81,7 +94,7 @@ def run_sweep(
     try:
         cells = cell_configs(sweep)
         for index, (settings, config) in enumerate(cells):
-            run = run_train_study(config, Path(out) / "cells" / _cell_name(index, settings), force=force)
+            run = run_train_study(config, Path(out) / "cells" / cell_name(index, settings), force=force)
             if progress is not None:
                 progress(index + 1, len(cells))
             last = run.metrics.iloc[-1]
@@ -91,8 +104,7 @@ def run_sweep(
             rows.append(row)
         results = pd.DataFrame(rows)
         run_dir.write_table("results", results)
-        table = results.to_markdown(index=False) if _has_tabulate() else results.to_string(index=False)
-        run_dir.write_text("results.md", table)
+        run_dir.write_text("results.md", markdown_table(results))
         run_dir.save_figure(sweep_heatmap(results, list(sweep.grid)), "sweep.png")
         run_dir.complete(cells=len(rows))
     except BaseException as error:
@@ -100,14 +112,6 @@ def run_sweep(
         raise
     write_report(run_dir)
     return results
-
-
-def _has_tabulate() -> bool:
-    try:
-        import tabulate  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def sweep_heatmap(results: pd.DataFrame, keys: list[str]) -> Figure:

@@ -18,7 +18,7 @@ from optiscope.landscape.directions import (
     plane_through,
     random_directions,
 )
-from optiscope.landscape.directions_base import Directions, LandscapeError
+from optiscope.landscape.directions_base import DegeneratePathError, Directions, LandscapeError
 from optiscope.landscape.evaluate import ENGINES, evaluate, evaluate_points
 from optiscope.landscape.grid import (
     DEFAULT_POINTS,
@@ -38,6 +38,7 @@ __all__ = [
     "ENGINES",
     "INTERPOLATION_POINTS",
     "INTERPOLATION_RANGE",
+    "DegeneratePathError",
     "Directions",
     "LandscapeError",
     "LandscapeGrid",

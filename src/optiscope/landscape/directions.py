@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from optiscope.landscape.directions_base import Directions, LandscapeError
+from optiscope.landscape.directions_base import DegeneratePathError, Directions, LandscapeError
 from optiscope.landscape.projection import _as_path, _as_point, _displacement_blocks
 from optiscope.nets.recorder import parameter_layout
 
@@ -229,7 +229,7 @@ def pca_directions(
     eigenvalues, eigenvectors = np.clip(eigenvalues[order], 0.0, None), eigenvectors[:, order]
     rank = int((eigenvalues > _RANK_RTOL * eigenvalues[0]).sum()) if eigenvalues[0] > 0 else 0
     if rank < dims:
-        raise LandscapeError(f"the path's displacements span {rank} dimension(s); PCA needs {dims}")
+        raise DegeneratePathError(f"the path's displacements span {rank} dimension(s); PCA needs {dims}")
     top = eigenvectors[:, :dims]
     top = top * np.sign(top[np.abs(top).argmax(axis=0), np.arange(dims)])
     coefficients = torch.from_numpy(top / np.sqrt(eigenvalues[:dims]))

@@ -20,11 +20,15 @@ from torch import nn
 
 from optiscope.errors import SpecError
 
-__all__ = ["Directions", "LandscapeError"]
+__all__ = ["DegeneratePathError", "Directions", "LandscapeError"]
 
 
 class LandscapeError(SpecError):
     """Directions, a grid request or a path do not fit the model or each other."""
+
+
+class DegeneratePathError(LandscapeError):
+    """A path's displacements span fewer dimensions than the PCA axes asked for."""
 
 
 def _layout_of(vector: Mapping[str, torch.Tensor]) -> list[tuple[str, tuple[int, ...]]]:

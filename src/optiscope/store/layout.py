@@ -49,6 +49,16 @@ def sweep_temp_files(root: Path) -> None:
         temp.unlink(missing_ok=True)
 
 
+def _inside_nested_run(root: Path, target: Path) -> bool:
+    """Whether ``target`` lies in a sub-folder of ``root`` that holds its own manifest."""
+    folder = target.parent
+    while folder != root and folder.is_relative_to(root):
+        if (folder / MANIFEST_NAME).is_file():
+            return True
+        folder = folder.parent
+    return False
+
+
 def _remove_listed_file(root: Path, relpath: Any) -> None:
     """Remove one file a manifest lists, and the folders it leaves empty; skip odd paths."""
     try:
@@ -57,6 +67,8 @@ def _remove_listed_file(root: Path, relpath: Any) -> None:
         return  # never follow a path the store would not have written
     if not target.is_file() or not target.resolve().is_relative_to(root.resolve()):
         return
+    if _inside_nested_run(root, target):
+        return  # a nested run (a step of a study) is cleared by its own open, if ever
     target.unlink()
     parent = target.parent
     while parent != root and not any(parent.iterdir()):

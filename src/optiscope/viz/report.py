@@ -50,10 +50,16 @@ class ReportSection:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     figures: list[Path] = field(default_factory=list)
     interactive: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
-# Tables shown as they are, when a run directory holds them (landscape, curvature, sweep runs).
-_EXTRA_TABLES = ("summary", "results", "spectrum", "trace")
+# Tables shown as they are, when a run directory holds them (landscape, curvature, sweep runs,
+# a seed's table beside ours, timings).
+_EXTRA_TABLES = ("comparison", "summary", "results", "spectrum", "trace", "timing")
+# Short Markdown texts a run directory may hold: a study's opening, a step's findings.
+_NOTE_FILES = ("about.md", "findings.md")
+# Run directories whose children are whole studies, shown as sections of the same report.
+_CONTAINER_KINDS = ("demo", "experiment")
 
 
 def _read_manifest(run: Path) -> dict[str, Any]:
@@ -78,15 +84,54 @@ def _section(run: Path, title: str, anchor: str) -> ReportSection:
         },
         figures=[path for path in files if path.suffix in _IMAGE_TYPES or path.suffix in _VIDEO_TYPES],
         interactive=[path for path in files if path.name.endswith(_PLOTLY_SUFFIX)],
+        notes=[(run / name).read_text() for name in _NOTE_FILES if (run / name).is_file()],
     )
 
 
-def collect_sections(run: Path) -> list[ReportSection]:
-    """The run's own section, then one per child run directory (sorted by name)."""
-    sections = [_section(run, run.name or str(run), "run")]
+def collect_sections(run: Path, *, _prefix: str = "") -> list[ReportSection]:
+    """The run's own section, then one per child run directory (sorted by name).
+
+    The children of a container (a demo, an experiment) that are containers themselves are
+    expanded too, so a demo that holds a study shows the study's steps.
+    """
+    title = f"{_prefix}{run.name or run}"
+    anchor = "run" if not _prefix else "run-" + title.replace("/", "-")
+    sections = [_section(run, title, anchor)]
+    titles = sections[0].manifest.get("summary", {}).get("titles", {})
     for child in sorted(path for path in run.iterdir() if (path / "manifest.json").is_file()):
-        sections.append(_section(child, child.name, f"run-{child.name}"))
+        if _read_manifest(child).get("kind") in _CONTAINER_KINDS:
+            sections.extend(collect_sections(child, _prefix=f"{_prefix}{child.name}/"))
+        else:
+            name = f"{_prefix}{child.name}"
+            heading = f"{name}: {titles[child.name]}" if child.name in titles else name
+            sections.append(_section(child, heading, "run-" + name.replace("/", "-")))
     return sections
+
+
+def _markdown_html(text: str) -> str:
+    """The little Markdown our notes use: ``#`` headings, ``-`` bullets, ``**bold**``, paragraphs."""
+    parts, items = [], []
+    for line in text.splitlines():
+        if line.startswith("- "):
+            items.append(f"<li>{_inline(line[2:])}</li>")
+            continue
+        if items:
+            parts.append(f"<ul>{''.join(items)}</ul>")
+            items = []
+        if line.startswith("#"):
+            level = min(len(line) - len(line.lstrip("#")) + 2, 6)
+            parts.append(f"<h{level}>{_inline(line.lstrip('#').strip())}</h{level}>")
+        elif line.strip():
+            parts.append(f"<p>{_inline(line)}</p>")
+    if items:
+        parts.append(f"<ul>{''.join(items)}</ul>")
+    return "".join(parts)
+
+
+def _inline(text: str) -> str:
+    escaped = html.escape(text)
+    pieces = escaped.split("**")
+    return "".join(f"<b>{piece}</b>" if index % 2 else piece for index, piece in enumerate(pieces))
 
 
 def _data_uri(path: Path, mime: str) -> str:
@@ -175,6 +220,7 @@ def _section_html(section: ReportSection) -> str:
         f"spec hash <code>{html.escape(str(manifest.get('spec_hash', '')))}</code></p>",
         f"<details><summary>spec</summary><pre>{spec}</pre></details>",
     ]
+    parts.extend(f'<div class="notes">{_markdown_html(note)}</div>' for note in section.notes)
     if section.runs is not None:
         parts.append(_runs_table(section.runs))
     if section.metrics is not None:

@@ -1,0 +1,239 @@
+"""The steps a study YAML is made of, one frozen model per ``kind``.
+
+Each step names itself (``name``, also its folder) and carries the fields of the study it runs,
+so a YAML step reads like the CLI command it replaces. Steps that work on trained networks
+(``landscape``, ``curvature``, ``compare``, ``table``) refer to earlier steps by name; a sweep
+cell is ``SWEEP[key=value,...]`` and one optimizer of a paths step is ``PATHS[spec]``.
+``quick`` holds the fields a ``--quick`` run replaces.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+
+from optiscope.errors import OptiscopeError
+from optiscope.experiments.adagrad_timing import AdagradTimingConfig
+from optiscope.experiments.curvature_study import CurvatureConfig
+from optiscope.experiments.landscape_study import LandscapeConfig
+from optiscope.experiments.paths_study import PathsStudy
+from optiscope.experiments.sweep import SweepConfig, cell_configs
+from optiscope.experiments.teaching_study import TeachingStudy
+from optiscope.nets.budget import SeedBudget
+from optiscope.nets.trainer import TrainConfig
+from optiscope.surfaces import get as get_surface
+
+__all__ = [
+    "STEP_NAME_PATTERN",
+    "STEP_TYPES",
+    "AdagradTimingStep",
+    "CompareStep",
+    "CurvatureStep",
+    "LandscapeStep",
+    "PathsStep",
+    "StepBase",
+    "SweepStep",
+    "TableRow",
+    "TableStep",
+    "TeachingStep",
+    "TrainStep",
+]
+
+STEP_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
+# Landscape and curvature steps take their study's fields, except what the experiment decides.
+_INHERITED_ELSEWHERE = {"run", "device"}
+
+
+class StepBase(BaseModel):
+    """What every step has: a name (its folder), an optional title and note, and quick overrides."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(pattern=STEP_NAME_PATTERN, max_length=64, description="the step's folder name")
+    title: str | None = Field(default=None, description="heading in the report")
+    about: str | None = Field(default=None, description="what the step reproduces (shown in the report)")
+    quick: dict[str, Any] = Field(default_factory=dict, description="fields replaced under --quick")
+
+    def references(self) -> list[str]:
+        """The earlier steps (by reference) this one reads."""
+        return []
+
+
+def _copied_fields(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        name: (info.annotation, info)
+        for name, info in model.model_fields.items()
+        if name not in _INHERITED_ELSEWHERE
+    }
+
+
+def _check_study(build: Any, *args: Any, **fields: Any) -> None:
+    """Run a study's own validation (its field validators) at load time, as a pydantic error."""
+    try:
+        build(*args, **fields)
+    except OptiscopeError as error:
+        raise ValueError(str(error)) from None
+
+
+class PathsStep(StepBase, PathsStudy):
+    """Optimizers on a 2-D surface (``optiscope paths``)."""
+
+    kind: Literal["paths"]
+
+    @model_validator(mode="after")
+    def _known_surface(self) -> PathsStep:
+        _check_study(get_surface, self.surface)
+        return self
+
+    def study(self) -> PathsStudy:
+        return PathsStudy.build(**self.model_dump(include=set(PathsStudy.model_fields)))
+
+
+class TrainStep(StepBase, TrainConfig):
+    """One training run (``optiscope train``); ``budget`` matches the seed's optimizer steps."""
+
+    kind: Literal["train"]
+    budget: SeedBudget | None = Field(default=None, description="the seed's epochs/steps, met in steps")
+
+    @model_validator(mode="after")
+    def _valid_optimizer(self) -> TrainStep:
+        _check_study(TrainConfig.build, **self.model_dump(include=set(TrainConfig.model_fields)))
+        return self
+
+
+class SweepStep(StepBase):
+    """A grid of training runs (``optiscope sweep``), seed 000's Table II."""
+
+    kind: Literal["sweep"]
+    base: dict[str, Any] = Field(default_factory=dict, description="training fields shared by every cell")
+    grid: dict[str, list[Any]] = Field(min_length=1, description="field or hyperparameter -> values")
+    budget: SeedBudget | None = Field(default=None, description="the seed's epochs/steps, met per cell")
+
+    @model_validator(mode="after")
+    def _valid_cells(self) -> SweepStep:
+        try:
+            cell_configs(SweepConfig.build(base=self.base, grid=self.grid))
+        except OptiscopeError as error:
+            raise ValueError(str(error)) from None
+        return self
+
+
+_LandscapeFields = create_model("_LandscapeFields", __base__=StepBase, **_copied_fields(LandscapeConfig))
+_CurvatureFields = create_model("_CurvatureFields", __base__=StepBase, **_copied_fields(CurvatureConfig))
+
+
+class LandscapeStep(_LandscapeFields):  # type: ignore[misc, valid-type]
+    """Loss landscapes of trained runs, one panel per run and data selection (seed 000 figs. 1-6)."""
+
+    kind: Literal["landscape"]
+    runs: tuple[str, ...] = Field(min_length=1, max_length=32, description="train steps or sweep cells")
+    data: tuple[str, ...] = Field(default=("train",), min_length=1, description="train|test|batch:N|subset:N")
+    labels: tuple[str, ...] | None = Field(default=None, description="panel titles (default: run/data)")
+
+    @model_validator(mode="after")
+    def _valid_panels(self) -> LandscapeStep:
+        settings = self.model_dump(include=set(LandscapeConfig.model_fields) - {"data"})
+        for data in self.data:
+            _check_study(LandscapeConfig.build, run="-", data=data, **settings)
+        panels = len(self.runs) * len(self.data)
+        if self.labels is not None and len(self.labels) != panels:
+            raise ValueError(f"labels: give {panels} (runs x data), got {len(self.labels)}")
+        return self
+
+    def references(self) -> list[str]:
+        return list(self.runs)
+
+
+class CurvatureStep(_CurvatureFields):  # type: ignore[misc, valid-type]
+    """Hessian eigenpairs (and trace, density, loss along them) of trained runs (seed 001)."""
+
+    kind: Literal["curvature"]
+    runs: tuple[str, ...] = Field(min_length=1, max_length=32, description="train steps or sweep cells")
+    labels: tuple[str, ...] | None = None
+
+    @model_validator(mode="after")
+    def _valid_config(self) -> CurvatureStep:
+        _check_study(
+            CurvatureConfig.build, run="-", **self.model_dump(include=set(CurvatureConfig.model_fields))
+        )
+        if self.labels is not None and len(self.labels) != len(self.runs):
+            raise ValueError(f"labels: give one per run ({len(self.runs)}), got {len(self.labels)}")
+        return self
+
+    def references(self) -> list[str]:
+        return list(self.runs)
+
+
+class CompareStep(StepBase):
+    """Training runs side by side: curves, per-class accuracy, eigenvalue ratio (seed 001 figs. 1, 3)."""
+
+    kind: Literal["compare"]
+    runs: dict[str, str] = Field(min_length=1, description="label -> train step or sweep cell")
+    figures: tuple[Literal["training", "per_class", "eigen_ratio"], ...] = ("training", "per_class")
+
+    def references(self) -> list[str]:
+        return list(self.runs.values())
+
+
+class TableRow(BaseModel):
+    """One row of a published table: our run it is compared with, and the seed's numbers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    label: str
+    run: str = Field(description="train step, sweep cell, or PATHS[optimizer spec]")
+    published: dict[str, float | str] = Field(default_factory=dict, description="metric -> seed's value")
+
+
+class TableStep(StepBase):
+    """A seed's published table with our numbers beside it, and what differs and why."""
+
+    kind: Literal["table"]
+    source: str = Field(description="where the published numbers come from: seed, table, data, model")
+    metrics: tuple[str, ...] = Field(min_length=1, description="metric columns, e.g. test_accuracy")
+    rows: tuple[TableRow, ...] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _published_metrics(self) -> TableStep:
+        for row in self.rows:
+            unknown = sorted(set(row.published) - set(self.metrics))
+            if unknown:
+                raise ValueError(
+                    f"row {row.label!r}: published {unknown} not among metrics {list(self.metrics)}"
+                )
+        return self
+
+    def references(self) -> list[str]:
+        return [row.run for row in self.rows]
+
+
+class TeachingStep(StepBase, TeachingStudy):
+    """Optimizer internals step by step, seed 004's AdaGrad full-vs-diagonal figure, seed 003's surfaces."""
+
+    kind: Literal["teaching"]
+
+    def study(self) -> TeachingStudy:
+        return TeachingStudy(**self.model_dump(include=set(TeachingStudy.model_fields)))
+
+
+class AdagradTimingStep(StepBase, AdagradTimingConfig):
+    """Seed 004's timing of full-matrix vs diagonal AdaGrad, measured again here."""
+
+    kind: Literal["adagrad_timing"]
+
+    def config(self) -> AdagradTimingConfig:
+        return AdagradTimingConfig(**self.model_dump(include=set(AdagradTimingConfig.model_fields)))
+
+
+STEP_TYPES: dict[str, type[StepBase]] = {
+    "paths": PathsStep,
+    "train": TrainStep,
+    "sweep": SweepStep,
+    "landscape": LandscapeStep,
+    "curvature": CurvatureStep,
+    "compare": CompareStep,
+    "table": TableStep,
+    "teaching": TeachingStep,
+    "adagrad_timing": AdagradTimingStep,
+}

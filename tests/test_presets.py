@@ -1,0 +1,299 @@
+"""Every seed preset runs end to end at --quick sizes; its report holds the seed's tables beside ours.
+
+The demo runs the seed-000 preset at quick sizes, so one demo run serves both the demo's test
+and seed 000's (which reruns the preset into the demo's folder: every step is a cache hit).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from matplotlib.image import imread
+from typer.testing import CliRunner
+
+from optiscope.cli import app
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def assert_picture(path: Path, min_side: int = 250) -> None:
+    image = imread(path)
+    assert min(image.shape[:2]) >= min_side, f"{path} is {image.shape}"
+    assert float(image[..., :3].std()) > 0.03, f"{path} looks blank"
+
+
+def manifest(folder: Path) -> dict:
+    return json.loads((folder / "manifest.json").read_text())
+
+
+def report_headings(folder: Path) -> list[str]:
+    return re.findall(r"<h2>(.*?)</h2>", (folder / "report.html").read_text())
+
+
+def run_quick(name: str, out: Path) -> str:
+    code, stdout, stderr = invoke("run", f"preset:{name}", "--quick", "--out", str(out))
+    assert code == 0, stderr
+    assert manifest(out)["status"] == "complete"
+    assert_report_holds_every_step(out)
+    return stdout
+
+
+def assert_report_holds_every_step(out: Path) -> None:
+    """One section per step, titled; each table step shows its comparison and findings."""
+    steps = manifest(out)["spec"]["steps"]
+    headings = report_headings(out)
+    text = (out / "report.html").read_text()
+    for index, step in enumerate(steps):
+        folder = f"{index + 1:02d}-{step['name']}"
+        assert any(h.startswith(folder) for h in headings), (folder, headings)
+        if step["kind"] == "table":
+            section = text[text.index(f'id="run-{folder}"') :]
+            assert "<h3>comparison</h3>" in section.split("</section>")[0], folder
+            assert "Published: " in section.split("</section>")[0], folder
+    assert "QUICK RUN (--quick)" in text
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo") / "demo"
+    code, stdout, stderr = invoke("demo", "--quick", "--out", str(out))
+    assert code == 0, stderr
+    return out, stdout
+
+
+@pytest.mark.xdist_group("demo")
+def test_the_demo_is_the_surface_tour_plus_a_seed000_study_in_one_report(demo: tuple[Path, str]) -> None:
+    out, stdout = demo
+    assert f"demo written to: {out.resolve()}" in stdout
+    assert f"report: {(out / 'report.html').resolve()}" in stdout
+    assert manifest(out)["status"] == "complete"
+    for study in (
+        "seed002-pathological",
+        "seed004-f0",
+        "seed004-f4",
+        "seed003-regression-mse",
+        "basins-himmelblau",
+    ):
+        assert manifest(out / study)["status"] == "complete"
+        assert_picture(out / study / "figures" / "contour.png")
+    # Seed 002's story: Adam reaches the valley of the pathological curvature, plain SGD does not.
+    runs = pd.read_parquet(out / "seed002-pathological" / "runs.parquet").set_index("optimizer")
+    assert runs.loc["adam", "final_loss"] < runs.loc["sgd", "final_loss"]
+    # One report: the tour's sections, then the study's own steps inside it.
+    headings = report_headings(out)
+    assert "seed002-pathological" in headings
+    assert "seed000-study/04-table1: Table I: test accuracy of GD, SGD and Adam" in headings
+    assert any(h.startswith("seed000-study/12-fig6-momentum") for h in headings)
+    text = (out / "report.html").read_text()
+    assert "QUICK RUN (--quick)" in text and "This is a digits proxy, not cifar10" in text
+    code, stdout, _ = invoke("demo", "--quick", "--out", str(out))
+    assert code == 0 and "(cached)" in stdout
+
+
+@pytest.mark.xdist_group("demo")
+def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> None:
+    out = demo[0] / "seed000-study"
+    stdout = run_quick("seed000-visual-analysis", out)  # the demo ran exactly this preset
+    assert stdout.count(": reused -> ") == 12, stdout
+    table1 = pd.read_parquet(out / "04-table1" / "comparison.parquet").set_index("row")
+    assert list(table1["test_accuracy (seed)"]) == ["0.3833", "0.4816", "0.4765"]
+    for label, step in (("GD", "01-gd"), ("SGD", "02-sgd"), ("Adam", "03-adam")):
+        last = pd.read_parquet(out / step / "metrics.parquet").iloc[-1]
+        assert table1.loc[label, "test_accuracy (ours)"] == pytest.approx(float(last["test_accuracy"]))
+        assert int(last["steps"]) == 60  # quick: 60 optimizer steps each, the seed's budget shape
+    table2 = pd.read_parquet(out / "07-table2-vs-seed" / "comparison.parquet")
+    assert len(table2) == 18 and set(table2["status"]) <= {"complete", "diverged"}
+    findings = (out / "07-table2-vs-seed" / "findings.md").read_text()
+    assert "Published: seed 000, Table II: CIFAR-10" in findings
+    assert "Ours: digits: 1,347 train / 450 test" in findings and "Spearman rho" in findings
+    for figure in ("05-training/figures/training.png", "05-training/figures/per_class.png",
+                   "06-table2/figures/sweep.png", "08-fig1-2-batches/figures/panels.png",
+                   "08-fig1-2-batches/figures/panels3d.png", "09-fig3-optimizers/figures/panels.png",
+                   "10-fig4-learning-rates/figures/panels.png", "11-fig5-batch-sizes/figures/panels.png",
+                   "12-fig6-momentum/figures/panels.png"):  # fmt: skip
+        assert_picture(out / figure)
+    # The paths drawn on PCA planes: the planes capture most of each path.
+    summary = pd.read_parquet(out / "09-fig3-optimizers" / "summary.parquet")
+    assert len(summary) == 3 and (summary["path_captured"] > 0.9).all(), summary
+
+
+def test_seed001_quick_curvature_and_the_eq1_optimizer(tmp_path: Path) -> None:
+    out = tmp_path / "s1"
+    run_quick("seed001-second-order", out)
+    table = pd.read_parquet(out / "06-table1" / "comparison.parquet").set_index("row")
+    assert list(table.index) == ["SGD", "AdaGrad", "Adam", "AdaHessian", "eq. (1)"]
+    assert table.loc["AdaHessian", "test_accuracy (seed)"] == "0.991"
+    spectrum = pd.read_parquet(out / "08-hessian" / "spectrum.parquet")
+    assert len(spectrum) == 5 and (spectrum["lambda1"] >= spectrum["lambda2"]).all()
+    for step in ("01-sgd", "04-adahessian", "05-eigenspace"):
+        eigs = pd.read_parquet(out / step / "eigs.parquet")
+        assert len(eigs) == 3 and (eigs["ratio"] == eigs["lambda1"] / eigs["lambda2"]).all()
+    for figure in ("07-training/figures/training.png", "07-training/figures/eigen_ratio.png",
+                   "08-hessian/figures/along_top1.png", "08-hessian/01-SGD/figures/along_top2_heatmap.png",
+                   "08-hessian/04-AdaHessian/figures/along_top2_3d.png"):  # fmt: skip
+        assert_picture(out / figure)
+    assert "MNIST (60,000 train / 10,000 test), LeNet-5" in (out / "06-table1" / "findings.md").read_text()
+
+
+def test_seed002_and_seed003_quick(tmp_path: Path) -> None:
+    run_quick("seed002-from-scratch", tmp_path / "s2")
+    table = pd.read_parquet(tmp_path / "s2" / "03-observations" / "comparison.parquet").set_index("row")
+    assert table.loc["Adam", "final_loss (ours)"] < table.loc["SGD", "final_loss (ours)"]
+    assert (tmp_path / "s2" / "02-steps-1000" / "figures" / "contour.gif").stat().st_size > 10_000
+    run_quick("seed003-regression", tmp_path / "s3")
+    runs = pd.read_parquet(tmp_path / "s3" / "03-mse-lr1" / "runs.parquet")
+    assert set(runs["optimizer"]) == {"sgd", "classical_momentum", "adam", "lamb"}
+    assert_picture(tmp_path / "s3" / "01-surfaces" / "figures" / "regression-surfaces.png")
+
+
+def test_seed004_quick_surfaces_sweeps_and_the_adagrad_timing(tmp_path: Path) -> None:
+    out = tmp_path / "s4"
+    run_quick("seed004-surfaces", out)
+    folders = sorted(path.name for path in out.iterdir() if (path / "manifest.json").exists())
+    assert len(folders) == 26 and folders[0] == "01-f0-all" and folders[-1] == "26-adagrad-timing"
+    runs = pd.read_parquet(out / "05-f4-all" / "runs.parquet")
+    assert len(runs) == 10 and set(zip(runs["start_x"], runs["start_y"], strict=True)) == {(-7.5, -1.0)}
+    assert (out / "01-f0-all" / "figures" / "surface3d.gif").exists()
+    timing = pd.read_parquet(out / "26-adagrad-timing" / "timing.parquet").set_index("method")
+    full, diagonal = timing["seconds"].iloc[0], timing["seconds"].iloc[-1]
+    assert full > diagonal  # the full matrix costs more, as the seed found (27.4 s vs 619 us there)
+    assert "published_seconds" in timing.columns
+
+
+def _kill_after_first_step(out: Path) -> None:
+    command = [sys.executable, "-m", "optiscope.cli", "run", "preset:seed002-from-scratch", "--quick",
+               "--out", str(out)]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = out / "01-steps-50" / "manifest.json"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if first.exists() and json.loads(first.read_text())["status"] == "complete":
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_a_killed_study_restarts_where_it_stopped(tmp_path: Path) -> None:
+    killed, clean = tmp_path / "killed", tmp_path / "clean"
+    _kill_after_first_step(killed)
+    assert manifest(killed)["status"] != "complete"
+    stdout = run_quick("seed002-from-scratch", killed)
+    assert "steps-50: reused" in stdout
+    run_quick("seed002-from-scratch", clean)
+    for step in ("01-steps-50", "02-steps-1000"):
+        pd.testing.assert_frame_equal(
+            pd.read_parquet(killed / step / "paths.parquet"), pd.read_parquet(clean / step / "paths.parquet")
+        )
+
+
+STUDY = """\
+name: edit-me
+title: Edited study
+steps:
+  - {kind: paths, name: a, surface: booth, optimizers: ["sgd:lr=0.05"], steps: 20}
+  - {kind: paths, name: b, surface: booth, optimizers: ["adam:lr=0.1"], steps: 20}
+  - kind: table
+    name: t
+    source: nowhere
+    metrics: [final_loss]
+    rows: [{label: A, run: "a[sgd:lr=0.05]"}, {label: B, run: "b[adam:lr=0.1]"}]
+"""
+
+
+def test_an_edited_study_reruns_only_the_changed_step_and_what_reads_it(tmp_path: Path) -> None:
+    path, out = tmp_path / "study.yaml", tmp_path / "out"
+    path.write_text(STUDY)
+    code, stdout, stderr = invoke("run", str(path), "--out", str(out))
+    assert code == 0, stderr
+    before = pd.read_parquet(out / "03-t" / "comparison.parquet")
+    path.write_text(STUDY.replace("steps: 20}\n  - kind: table", "steps: 5}\n  - kind: table"))
+    code, stdout, stderr = invoke("run", str(path), "--out", str(out))
+    assert code == 0, stderr
+    assert "a: reused" in stdout and "b: done" in stdout and "t: done" in stdout, stdout
+    after = pd.read_parquet(out / "03-t" / "comparison.parquet")
+    assert after.loc[0, "final_loss (ours)"] == before.loc[0, "final_loss (ours)"]
+    assert after.loc[1, "steps"] == 5 and before.loc[1, "steps"] == 20
+
+
+def test_a_broken_study_is_one_line_exit_2_and_keeps_finished_steps(tmp_path: Path) -> None:
+    path, out = tmp_path / "study.yaml", tmp_path / "out"
+    path.write_text(STUDY.replace("metrics: [final_loss]", "metrics: [test_accuracy]"))
+    code, _, stderr = invoke("run", str(path), "--out", str(out))
+    assert code == 2 and len(stderr.strip().splitlines()) == 1, stderr
+    assert "has no ['test_accuracy']" in stderr
+    assert manifest(out / "01-a")["status"] == "complete" and manifest(out / "02-b")["status"] == "complete"
+    path.write_text(STUDY)  # fixed: the finished steps are reused, the table is made
+    code, stdout, _ = invoke("run", str(path), "--out", str(out))
+    assert code == 0 and "a: reused" in stdout and "b: reused" in stdout and "t: done" in stdout, stdout
+    path.write_text(STUDY.replace("surface: booth", "surface: nowhere", 1))
+    code, _, stderr = invoke("run", str(path), "--out", str(out))
+    assert code == 2 and "unknown surface 'nowhere'" in stderr and "study.yaml:4" in stderr, stderr
+
+
+def test_presets_list_and_show(tmp_path: Path) -> None:
+    code, stdout, _ = invoke("presets", "list", "--json")
+    rows = {row["name"]: row for row in json.loads(stdout)}
+    assert code == 0 and len(rows) == 5 and rows["seed004-surfaces"]["steps"] == 26
+    code, stdout, _ = invoke("presets", "show", "seed002-from-scratch")
+    assert code == 0 and stdout.startswith("# Seed 002")
+    code, _, stderr = invoke("presets", "show", "seed999")
+    assert code == 2 and "unknown preset 'seed999'" in stderr
+
+
+CIFAR_STUDY = """\
+name: on-cifar
+title: The seed's own data set
+seed_dataset: cifar10
+steps:
+  - kind: train
+    name: sgd
+    optimizer: "sgd:lr=0.01"
+    budget: {dataset: cifar10, steps: 5}
+    record: false
+  - kind: table
+    name: t
+    source: "a seed, CIFAR-10"
+    metrics: [test_accuracy]
+    rows: [{label: SGD, run: sgd, published: {test_accuracy: 0.5}}]
+"""
+
+
+def test_dataset_override_runs_the_seeds_own_data_from_its_files(tmp_path: Path) -> None:
+    from test_nets_data import _cifar_batch  # the real CIFAR-10 python-batch format
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for index in range(1, 6):
+        _cifar_batch(folder / f"data_batch_{index}", rng, 4)
+    _cifar_batch(folder / "test_batch", rng, 6)
+    path, out = tmp_path / "study.yaml", tmp_path / "out"
+    path.write_text(CIFAR_STUDY)
+    args = ("run", str(path), "--dataset", "cifar10", "--data-dir", str(tmp_path), "--out", str(out))
+    code, _, stderr = invoke(*args)
+    assert code == 0, stderr
+    spec = manifest(out / "01-sgd")["spec"]
+    assert (spec["dataset"], spec["data_dir"], spec["max_steps"]) == ("cifar10", str(tmp_path), 5)
+    findings = (out / "02-t" / "findings.md").read_text()
+    assert "Ours: cifar10: 20 train / 6 test, 3x32x32, 10 classes." in findings
+    assert "proxy" not in findings  # the seed's own data: nothing to warn about
+    code, _, stderr = invoke("run", str(path), "--dataset", "cifar10", "--data-dir", str(tmp_path / "no"),
+                             "--out", str(tmp_path / "out2"))  # fmt: skip
+    assert code == 2 and "CIFAR-10" in stderr and len(stderr.strip().splitlines()) == 1, stderr
