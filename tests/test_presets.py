@@ -15,7 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.image import imread
@@ -275,22 +274,15 @@ steps:
 """
 
 
-def test_dataset_override_runs_the_seeds_own_data_from_its_files(tmp_path: Path) -> None:
-    from test_nets_data import _cifar_batch  # the real CIFAR-10 python-batch format
-
-    folder = tmp_path / "cifar-10-batches-py"
-    folder.mkdir()
-    rng = np.random.default_rng(3)
-    for index in range(1, 6):
-        _cifar_batch(folder / f"data_batch_{index}", rng, 4)
-    _cifar_batch(folder / "test_batch", rng, 6)
+def test_dataset_override_runs_the_seeds_own_data_from_its_files(tmp_path: Path, cifar_dir) -> None:
+    data_dir = cifar_dir[0]  # tiny CIFAR-10 files in the real python-batch format
     path, out = tmp_path / "study.yaml", tmp_path / "out"
     path.write_text(CIFAR_STUDY)
-    args = ("run", str(path), "--dataset", "cifar10", "--data-dir", str(tmp_path), "--out", str(out))
+    args = ("run", str(path), "--dataset", "cifar10", "--data-dir", str(data_dir), "--out", str(out))
     code, _, stderr = invoke(*args)
     assert code == 0, stderr
     spec = manifest(out / "01-sgd")["spec"]
-    assert (spec["dataset"], spec["data_dir"], spec["max_steps"]) == ("cifar10", str(tmp_path), 5)
+    assert (spec["dataset"], spec["data_dir"], spec["max_steps"]) == ("cifar10", str(data_dir), 5)
     findings = (out / "02-t" / "findings.md").read_text()
     assert "Ours: cifar10: 20 train / 6 test, 3x32x32, 10 classes." in findings
     assert "proxy" not in findings  # the seed's own data: nothing to warn about
