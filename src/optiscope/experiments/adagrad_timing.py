@@ -261,15 +261,12 @@ def run_adagrad_timing(config: AdagradTimingConfig, out: str | Path, *, force: b
     run_dir = RunDir.open(out, kind="adagrad-timing", spec=config.model_dump(mode="json"), force=force)
     if run_dir.cached:
         return run_dir.read_table("timing")
-    try:
+    with run_dir:
         frame = adagrad_timing(config)
         run_dir.write_table("timing", frame)
         for method, seconds in zip(frame["method"], frame["seconds"], strict=True):
             run_dir.record_timing(method, float(seconds))
         run_dir.save_figure(adagrad_timing_figure(frame), "timing.png")
         run_dir.complete(methods=frame["method"].tolist())
-    except BaseException as error:
-        run_dir.fail(f"{type(error).__name__}: {error}")
-        raise
     write_report(run_dir)
     return frame

@@ -62,7 +62,7 @@ def run_compare(
     run_dir = RunDir.open(out, kind="compare", spec=spec, force=force)
     if run_dir.cached:
         return run_dir.read_table("summary")
-    try:
+    with run_dir:
         metrics = {label: pd.read_parquet(path / "metrics.parquet") for label, path in runs.items()}
         summary = pd.DataFrame([run_summary(label, path) for label, path in runs.items()])
         run_dir.write_table("summary", summary)
@@ -73,9 +73,6 @@ def run_compare(
         if "eigen_ratio" in figures:
             run_dir.save_figure(eigen_ratio_figure(_eigs(runs), title=title), "eigen_ratio.png")
         run_dir.complete(runs=len(runs))
-    except BaseException as error:
-        run_dir.fail(f"{type(error).__name__}: {error}")
-        raise
     write_report(run_dir)
     return summary
 
@@ -100,7 +97,7 @@ def run_curvature_panels(
     parent = RunDir.open(out, kind="curvature-panels", spec=spec, force=force)
     if parent.cached:
         return parent.read_table("spectrum")
-    try:
+    with parent:
         results = [
             run_curvature_study(config, Path(out) / child_folder(index, label), force=force)
             for index, (config, label) in enumerate(zip(configs, labels, strict=True))
@@ -120,8 +117,5 @@ def run_curvature_panels(
         if curves:
             parent.save_figure(along_direction_figure(curves, title=title), "along_top1.png")
         parent.complete(runs=len(results))
-    except BaseException as error:
-        parent.fail(f"{type(error).__name__}: {error}")
-        raise
     write_report(parent)
     return table

@@ -146,7 +146,7 @@ def run_demo(
     run_dir = RunDir.open(out, kind="demo", spec=spec, force=force)
     began = time.perf_counter()
     result = DemoResult(run_dir)
-    try:
+    with run_dir:
         for index, (name, study) in enumerate(studies.items()):
             result.studies[name] = run_paths_study(study, Path(out) / name, force=force)
             if progress is not None:
@@ -161,8 +161,4 @@ def run_demo(
             run_dir.record_timing("demo", result.seconds)
             run_dir.complete(studies=[*studies, STUDY_FOLDER])
             write_report(run_dir)
-    except BaseException as error:
-        if not run_dir.cached:
-            run_dir.fail(f"{type(error).__name__}: {error}")
-        raise
     return result

@@ -265,7 +265,7 @@ def run_experiment(
     ctx = _Context(experiment, out, force)
     fingerprints: dict[str, str] = {}
     began = time.perf_counter()
-    try:
+    with run_dir:
         for index, step in enumerate(experiment.steps):
             folder = out / step_folder(index, step.name)
             ctx.folders[step.name] = folder
@@ -288,10 +288,6 @@ def run_experiment(
             }
             run_dir.complete(steps=[step.name for step in experiment.steps], titles=titles)
             write_report(run_dir)
-    except BaseException as error:
-        if not run_dir.cached:
-            run_dir.fail(f"{type(error).__name__}: {error}")
-        raise
     return result
 
 

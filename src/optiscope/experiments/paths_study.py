@@ -163,7 +163,7 @@ def run_paths_study(
     chunks = [slice(lo, min(lo + study.chunk, len(starts))) for lo in range(0, len(starts), study.chunk)]
     total_units, done = len(specs) * len(chunks), 0
     blocks = []
-    try:
+    with run_dir:
         for index, spec in enumerate(specs):
             parts = []
             for number, rows in enumerate(chunks):
@@ -211,9 +211,6 @@ def run_paths_study(
         run_dir.record_timing("render", time.perf_counter() - rendered)
         run_dir.complete(runs=paths.n_runs, statuses=_count(paths.status))
         write_report(run_dir)
-    except BaseException as error:
-        run_dir.fail(f"{type(error).__name__}: {error}")
-        raise
     return StudyResult(run_dir, paths, cached=False, figures=figures)
 
 

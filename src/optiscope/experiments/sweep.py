@@ -91,7 +91,7 @@ def run_sweep(
     if run_dir.cached:
         return run_dir.read_table("results")
     rows = []
-    try:
+    with run_dir:
         cells = cell_configs(sweep)
         for index, (settings, config) in enumerate(cells):
             run = run_train_study(config, Path(out) / "cells" / cell_name(index, settings), force=force)
@@ -107,9 +107,6 @@ def run_sweep(
         run_dir.write_text("results.md", markdown_table(results))
         run_dir.save_figure(sweep_heatmap(results, list(sweep.grid)), "sweep.png")
         run_dir.complete(cells=len(rows))
-    except BaseException as error:
-        run_dir.fail(f"{type(error).__name__}: {error}")
-        raise
     write_report(run_dir)
     return results
 

@@ -181,7 +181,7 @@ def run_table(
     run_dir = RunDir.open(out, kind="table", spec=spec, force=force)
     if run_dir.cached:
         return run_dir.read_table("comparison")
-    try:
+    with run_dir:
         ours = [read_ours(source, metrics) for source in sources]
         frame = comparison_frame(sources, ours, metrics)
         run_dir.write_table("comparison", frame)
@@ -189,8 +189,5 @@ def run_table(
         lines = findings(sources, ours, metrics, classes=classes, context=context)
         run_dir.write_text("findings.md", "".join(f"- {line}\n" for line in lines))
         run_dir.complete(rows=len(frame))
-    except BaseException as error:
-        run_dir.fail(f"{type(error).__name__}: {error}")
-        raise
     write_report(run_dir)
     return frame

@@ -124,12 +124,9 @@ def run_teaching_study(study: TeachingStudy, out: str | Path, *, force: bool = F
     run_dir = RunDir.open(out, kind="teaching", spec=study.model_dump(mode="json"), force=force)
     if run_dir.cached:
         return run_dir
-    try:
+    with run_dir:
         _compute(run_dir, study)
         _render(run_dir, study)
         run_dir.complete(optimizers=list(study.optimizers))
-    except BaseException as error:
-        run_dir.fail(f"{type(error).__name__}: {error}")
-        raise
     write_report(run_dir)
     return run_dir
