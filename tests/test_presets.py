@@ -98,7 +98,7 @@ def test_the_demo_is_the_surface_tour_plus_a_seed000_study_in_one_report(demo: t
     headings = report_headings(out)
     assert "seed002-pathological" in headings
     assert "seed000-study/04-table1: Table I: test accuracy of GD, SGD and Adam" in headings
-    assert any(h.startswith("seed000-study/12-fig6-momentum") for h in headings)
+    assert any(h.startswith("seed000-study/14-fig6-momentum") for h in headings)
     text = (out / "report.html").read_text()
     assert "QUICK RUN (--quick)" in text and "This is a digits proxy, not cifar10" in text
     code, stdout, _ = invoke("demo", "--quick", "--out", str(out))
@@ -109,7 +109,7 @@ def test_the_demo_is_the_surface_tour_plus_a_seed000_study_in_one_report(demo: t
 def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> None:
     out = demo[0] / "seed000-study"
     stdout = run_quick("seed000-visual-analysis", out)  # the demo ran exactly this preset
-    assert stdout.count(": reused -> ") == 12, stdout
+    assert stdout.count(": reused -> ") == 15, stdout
     table1 = pd.read_parquet(out / "04-table1" / "comparison.parquet").set_index("row")
     assert list(table1["test_accuracy (seed)"]) == ["0.3833", "0.4816", "0.4765"]
     for label, step in (("GD", "01-gd"), ("SGD", "02-sgd"), ("Adam", "03-adam")):
@@ -124,8 +124,8 @@ def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> No
     for figure in ("05-training/figures/training.png", "05-training/figures/per_class.png",
                    "06-table2/figures/sweep.png", "08-fig1-2-batches/figures/panels.png",
                    "08-fig1-2-batches/figures/panels3d.png", "09-fig3-optimizers/figures/panels.png",
-                   "10-fig4-learning-rates/figures/panels.png", "11-fig5-batch-sizes/figures/panels.png",
-                   "12-fig6-momentum/figures/panels.png"):  # fmt: skip
+                   "10-fig4-learning-rates/figures/panels.png", "12-fig5-batch-sizes/figures/panels.png",
+                   "14-fig6-momentum/figures/panels.png", "15-fig6-losses/figures/training.png"):  # fmt: skip
         assert_picture(out / figure)
     # The paths drawn on PCA planes: the planes capture most of each path.
     summary = pd.read_parquet(out / "09-fig3-optimizers" / "summary.parquet")
@@ -229,6 +229,12 @@ def test_an_edited_study_reruns_only_the_changed_step_and_what_reads_it(tmp_path
     after = pd.read_parquet(out / "03-t" / "comparison.parquet")
     assert after.loc[0, "final_loss (ours)"] == before.loc[0, "final_loss (ours)"]
     assert after.loc[1, "steps"] == 5 and before.loc[1, "steps"] == 20
+    # A renamed step gets a new folder; the old one stays on disk but leaves the report.
+    path.write_text(STUDY.replace("name: b,", "name: c,").replace('run: "b[', 'run: "c['))
+    code, stdout, stderr = invoke("run", str(path), "--out", str(out))
+    assert code == 0 and "c: done" in stdout, stderr
+    headings = report_headings(out)
+    assert any(h.startswith("02-c") for h in headings) and not any(h.startswith("02-b") for h in headings)
 
 
 def test_a_broken_study_is_one_line_exit_2_and_keeps_finished_steps(tmp_path: Path) -> None:

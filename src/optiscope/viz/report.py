@@ -99,6 +99,8 @@ def collect_sections(run: Path, *, _prefix: str = "") -> list[ReportSection]:
     sections = [_section(run, title, anchor)]
     titles = sections[0].manifest.get("summary", {}).get("titles", {})
     for child in sorted(path for path in run.iterdir() if (path / "manifest.json").is_file()):
+        if titles and child.name not in titles:
+            continue  # a folder an earlier version of the study left behind
         if _read_manifest(child).get("kind") in _CONTAINER_KINDS:
             sections.extend(collect_sections(child, _prefix=f"{_prefix}{child.name}/"))
         else:
