@@ -212,3 +212,45 @@ def test_presets_yaml_is_plain_yaml() -> None:
     for name in SEED_PRESETS:
         document = yaml.safe_load(preset_text(name))
         assert {"name", "title", "steps"} <= set(document)
+
+
+SWEEP_AND_PATHS = """\
+name: refs
+title: References
+steps:
+  - {kind: sweep, name: s, grid: {lr: [0.1, 0.2], batch_size: [8, 16]}}
+  - {kind: paths, name: p, surface: booth, optimizers: ["sgd:lr=0.1", "adam:lr=0.1"]}
+  - kind: table
+    name: t
+    source: test
+    metrics: [final_loss]
+    rows: [{label: X, run: "REF"}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("reference", "expected"),
+    [
+        ("s[lr=0.3]", r"\[lr=0.3\] matches 0 cells of sweep 's'; name exactly one"),
+        ("s[lr=0.1]", r"\[lr=0.1\] matches 2 cells of sweep 's'"),
+        ("s", r"name one cell of sweep 's' as s\[key=value,...\]"),
+        ("p[nag:lr=0.1]", r"name one optimizer of 'p': sgd:lr=0.1, adam:lr=0.1"),
+        ("p", r"name one optimizer of 'p'"),
+    ],
+)
+def test_references_into_sweeps_and_paths_are_checked_when_the_yaml_loads(
+    reference: str, expected: str
+) -> None:
+    message = _error(SWEEP_AND_PATHS.replace("REF", reference))
+    assert message.startswith("study.yaml:6: steps[2] (t): "), message
+    assert re.search(expected, message), message
+
+
+def test_a_reference_selects_the_named_cell_with_numbers_compared_as_numbers() -> None:
+    from optiscope.experiments.experiment_spec import sweep_cell
+
+    experiment = load_experiment("study.yaml", text=SWEEP_AND_PATHS.replace("REF", "s[lr=0.2,batch_size=8]"))
+    assert sweep_cell(experiment.step("s"), "batch_size=16.0,lr=2e-1") == (3, {"lr": 0.2, "batch_size": 16})
+    assert (
+        load_experiment("study.yaml", text=SWEEP_AND_PATHS.replace("REF", "p[adam:lr=1e-1]")).name == "refs"
+    )

@@ -10,7 +10,6 @@ each step resumes from its own finished units.
 from __future__ import annotations
 
 import json
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,19 +20,18 @@ from optiscope.errors import SpecError
 from optiscope.experiments.adagrad_timing import run_adagrad_timing
 from optiscope.experiments.compare_step import run_compare, run_curvature_panels
 from optiscope.experiments.curvature_study import CurvatureConfig
-from optiscope.experiments.experiment_spec import Experiment, parse_reference
+from optiscope.experiments.experiment_spec import Experiment, parse_reference, sweep_cell
 from optiscope.experiments.landscape_panels import run_landscape_panels
 from optiscope.experiments.landscape_study import LandscapeConfig, run_landscape_study
 from optiscope.experiments.paths_render import write_report
 from optiscope.experiments.paths_study import run_paths_study
-from optiscope.experiments.sweep import SweepConfig, cell_configs, cell_name, run_sweep, with_budget
+from optiscope.experiments.sweep import SweepConfig, cell_name, run_sweep, with_budget
 from optiscope.experiments.table_step import TableSource, run_table
 from optiscope.experiments.teaching_study import run_teaching_study
 from optiscope.experiments.train_study import run_train_study
 from optiscope.nets.budget import dataset_classes, describe_dataset
 from optiscope.nets.trainer import TrainConfig
 from optiscope.optimizers import parse_spec
-from optiscope.spec_syntax import parse_named_args
 from optiscope.store import RunDir, spec_hash
 
 __all__ = ["ExperimentResult", "run_experiment", "step_folder"]
@@ -72,31 +70,11 @@ class _Context:
             return self.folders[name]
         if selector is None:
             raise SpecError(f"{reference!r}: name one cell of sweep {name!r} as {name}[key=value,...]")
-        return self.folders[name] / "cells" / _cell(step, selector, reference)
+        index, settings = sweep_cell(step, selector)
+        return self.folders[name] / "cells" / cell_name(index, settings)
 
     def train_config(self, fields: dict[str, Any]) -> TrainConfig:
         return TrainConfig.build(**{**fields, "device": self.experiment.device})
-
-
-def _cell(step: Any, selector: str, reference: str) -> str:
-    _, wanted = parse_named_args(f"cell:{selector}")
-    cells = cell_configs(SweepConfig.build(base=step.base, grid=step.grid))
-    matches = [
-        cell_name(index, settings)
-        for index, (settings, _) in enumerate(cells)
-        if all(key in settings and _same(settings[key], value) for key, value in wanted.items())
-    ]
-    if len(matches) != 1:
-        raise SpecError(
-            f"{reference!r} matches {len(matches)} cells of sweep {step.name!r}; name exactly one"
-        )
-    return matches[0]
-
-
-def _same(left: Any, right: Any) -> None:
-    if isinstance(left, int | float) and isinstance(right, int | float):
-        return math.isclose(float(left), float(right), rel_tol=1e-12)
-    return str(left) == str(right)
 
 
 def _label(reference: str) -> str:

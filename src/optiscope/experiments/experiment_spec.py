@@ -9,6 +9,7 @@ is in, the field, what is wrong and what is allowed. ``resolve`` then applies ``
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -29,8 +30,11 @@ from optiscope.experiments.experiment_steps import (
     TeachingStep,
     TrainStep,
 )
+from optiscope.experiments.sweep import SweepConfig, cell_configs
+from optiscope.optimizers import parse_spec
+from optiscope.spec_syntax import parse_named_args
 
-__all__ = ["Experiment", "Step", "load_experiment", "parse_reference", "resolve"]
+__all__ = ["Experiment", "Step", "load_experiment", "parse_reference", "resolve", "sweep_cell"]
 
 Step = Annotated[
     PathsStep
@@ -57,6 +61,43 @@ _REFERABLE = {
 }
 # Training steps take the experiment's data set unless they name their own.
 _DATA_FIELDS = ("dataset", "data_dir")
+
+
+def sweep_cell(step: SweepStep, selector: str) -> tuple[int, dict[str, Any]]:
+    """The one cell of ``step`` that ``key=value,...`` selects: ``(index, its grid settings)``.
+
+    Raises:
+        SpecError: the selector does not parse, or matches no cell or several.
+    """
+    _, wanted = parse_named_args(f"cell:{selector}")
+    cells = cell_configs(SweepConfig.build(base=step.base, grid=step.grid))
+    matches = [
+        (index, settings)
+        for index, (settings, _) in enumerate(cells)
+        if all(key in settings and _same(settings[key], value) for key, value in wanted.items())
+    ]
+    if len(matches) != 1:
+        raise SpecError(f"[{selector}] matches {len(matches)} cells of sweep {step.name!r}; name exactly one")
+    return matches[0]
+
+
+def _same(left: Any, right: Any) -> bool:
+    if isinstance(left, int | float) and isinstance(right, int | float):
+        return math.isclose(float(left), float(right), rel_tol=1e-12)
+    return str(left) == str(right)
+
+
+def _check_selector(step: Any, selector: str | None, reference: str) -> None:
+    """A reference into a sweep names one cell; into a paths step, one of its optimizers."""
+    if step.kind == "sweep" and selector is None:
+        raise SpecError(f"{reference!r}: name one cell of sweep {step.name!r} as {step.name}[key=value,...]")
+    if step.kind == "sweep":
+        sweep_cell(step, selector)
+    if step.kind == "train" and selector is not None:
+        raise SpecError(f"{reference!r}: {step.name!r} is one training run; drop the [{selector}]")
+    chosen = None if selector is None or step.kind != "paths" else parse_spec(selector).to_string()
+    if step.kind == "paths" and chosen not in step.optimizers:
+        raise SpecError(f"{reference!r}: name one optimizer of {step.name!r}: {', '.join(step.optimizers)}")
 
 
 def parse_reference(text: str) -> tuple[str, str | None]:
@@ -97,7 +138,7 @@ class Experiment(BaseModel):
             if step.name in seen:
                 raise ValueError(f"steps[{index}]: step name {step.name!r} is used twice")
             for reference in step.references():
-                target, _ = parse_reference(reference)
+                target, selector = parse_reference(reference)
                 allowed = _REFERABLE[step.kind]
                 if target not in seen:
                     raise ValueError(
@@ -109,6 +150,10 @@ class Experiment(BaseModel):
                         f"steps[{index}] ({step.name}): {reference!r} is a {seen[target]} step; "
                         f"a {step.kind} step reads {' or '.join(sorted(allowed))} steps"
                     )
+                try:
+                    _check_selector(self.step(target), selector, reference)
+                except SpecError as error:
+                    raise ValueError(f"steps[{index}] ({step.name}): {error}") from None
             seen[step.name] = step.kind
         unknown = sorted(set(self.quick_defaults) - set(STEP_TYPES))
         if unknown:
