@@ -188,3 +188,17 @@ def test_graph_and_closure_optimizers_train_from_their_metadata(spec: str) -> No
     run = train(TrainConfig.build(optimizer=spec, epochs=3, limit=400, patience=None, record=False))
     losses = run.metrics["train_loss"]
     assert run.status == "complete" and losses.iloc[-1] < 0.6 * losses.iloc[0], losses.tolist()
+
+
+def test_each_epoch_unit_holds_only_its_own_row_so_units_do_not_grow(tmp_path: Path) -> None:
+    from optiscope.store import load_run
+
+    config = TrainConfig.build(optimizer="sgd:lr=0.05", batch_size=256, epochs=5, patience=None, record=False)
+    run = train(config, tmp_path / "run")
+    store = load_run(tmp_path / "run")
+    metas = [store.load_unit(f"epoch-{epoch:05d}")[1] for epoch in range(1, 6)]
+    assert [meta["row"]["epoch"] for meta in metas] == [1, 2, 3, 4, 5]
+    assert all("rows" not in meta for meta in metas)
+    sizes = [len(json.dumps(meta)) for meta in metas]
+    assert max(sizes) - min(sizes) < 64, sizes  # no history carried along
+    np.testing.assert_allclose([meta["row"]["test_loss"] for meta in metas], run.metrics["test_loss"])

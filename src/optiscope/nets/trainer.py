@@ -334,9 +334,9 @@ def _resume(session: _Session, run_dir: RunDir | None, recorder: PathRecorder | 
     units = [run_dir.load_unit(unit) for unit in done]
     arrays, meta = units[-1]
     session.restore(arrays["checkpoint"].tobytes())
-    session.rows = [
-        {key: (math.nan if value is None else value) for key, value in row.items()} for row in meta["rows"]
-    ]
+    # Each unit holds its own epoch's row (older runs stored every row so far in each unit).
+    rows = meta["rows"] if "rows" in meta else [unit_meta["row"] for _, unit_meta in units]
+    session.rows = [{key: math.nan if value is None else value for key, value in row.items()} for row in rows]
     session.status = meta["status"]
     if session.eigen_tracker is not None:
         session.eigen_tracker.restore(arrays, meta)
@@ -351,13 +351,13 @@ def _resume(session: _Session, run_dir: RunDir | None, recorder: PathRecorder | 
 def _store_epoch(
     run_dir: RunDir, session: _Session, epoch: int, recorder: PathRecorder | None, before: int
 ) -> None:
-    """One epoch's unit: checkpoint, metrics so far, and the weight snapshots the epoch added."""
+    """One epoch's unit: checkpoint, the epoch's metrics, and the weight snapshots it added."""
     arrays = {"checkpoint": np.frombuffer(session.state(), dtype=np.uint8)}
     if recorder is not None:
         arrays["snapshots"], arrays["snapshot_steps"] = recorder.new_since(before)
-    rows = [{key: (None if isinstance(value, float) and not math.isfinite(value) else value)
-             for key, value in row.items()} for row in session.rows]  # fmt: skip
-    meta: dict[str, Any] = {"rows": rows, "status": session.status}
+    row = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
+           for key, value in session.rows[-1].items()}  # fmt: skip
+    meta: dict[str, Any] = {"row": row, "status": session.status}
     if session.eigen_tracker is not None:
         tracker_arrays, tracker_meta = session.eigen_tracker.state()
         arrays |= tracker_arrays
