@@ -153,16 +153,14 @@ def _compare(step: Any, ctx: _Context, folder: Path) -> None:
 def _table(step: Any, ctx: _Context, folder: Path) -> None:
     sources = []
     for row in step.rows:
-        name, selector = parse_reference(row.run)
-        spec = None
+        name, selector = parse_reference(row.run)  # selectors were checked when the YAML loaded
         if ctx.experiment.step(name).kind == "paths":
-            if selector is None:
-                raise SpecError(
-                    f"row {row.label!r}: name one optimizer of paths step {name!r} as {name}[SPEC]"
-                )
-            spec = parse_spec(selector).to_string()
-        run_dir = ctx.folders[name] if spec is not None else ctx.step_dir(row.run)
-        sources.append(TableSource(row.label, run_dir, dict(row.published), spec))
+            source = TableSource(
+                row.label, ctx.folders[name], dict(row.published), parse_spec(selector).to_string()
+            )
+        else:
+            source = TableSource(row.label, ctx.step_dir(row.run), dict(row.published))
+        sources.append(source)
     spec = {"table": step.model_dump(mode="json"), "sources": [str(source.run_dir) for source in sources]}
     context = [f"Published: {step.source}.", *_data_context(ctx.experiment)]
     run_table(spec, sources, step.metrics, folder, classes=_classes(ctx), context=context, force=ctx.force)
