@@ -65,14 +65,15 @@ class PointTotals:
 def stack_points(
     base: Mapping[str, torch.Tensor], vectors: Sequence[Mapping[str, torch.Tensor]], coeffs: torch.Tensor
 ) -> dict[str, torch.Tensor]:
-    """Per-point tensors ``base + sum_i coeffs[:, i] * vectors[i]``, each ``(G, *shape)``."""
+    """Per-point tensors ``base + sum_i coeffs[:, i] * vectors[i]``, each ``(G, *shape)``.
+
+    One ``addmm`` per tensor: ``(G, dims) @ (dims, numel)`` added to the flattened base.
+    """
     stacked = {}
     for name, value in base.items():
-        shape = (-1,) + (1,) * value.ndim
-        point = value.unsqueeze(0)
-        for i, vector in enumerate(vectors):
-            point = point + coeffs[:, i].reshape(shape) * vector[name].unsqueeze(0)
-        stacked[name] = point
+        moves = torch.stack([vector[name].reshape(-1) for vector in vectors])
+        flat = torch.addmm(value.reshape(1, -1), coeffs.to(value.dtype), moves)
+        stacked[name] = flat.reshape(-1, *value.shape)
     return stacked
 
 

@@ -32,8 +32,10 @@ from optiscope.landscape.batched import (
     plan_chunks,
     stack_points,
 )
+from optiscope.landscape.classes_first import cross_entropy_classes_first, is_plain_cross_entropy, targets_fit
 from optiscope.landscape.directions_base import Directions, LandscapeError
 from optiscope.landscape.reference import LossFn, check_coords, is_class_labels, nonempty_batches, to_model
+from optiscope.landscape.workspace import Workspace
 
 __all__ = ["FirstLayerPlan", "evaluate_points_first_layer", "first_layer_plan"]
 
@@ -41,7 +43,8 @@ _FIXED_STEPS = (nn.Flatten, nn.Identity, nn.ZeroPad1d, nn.ZeroPad2d, nn.ZeroPad3
                 nn.ConstantPad2d, nn.ConstantPad3d, nn.ReflectionPad1d, nn.ReflectionPad2d,
                 nn.ReplicationPad1d, nn.ReplicationPad2d, nn.Unflatten)  # fmt: skip
 _AFFINE = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-WORKING_SET_BYTES = 128 * 2**20  # chunk size that measured fastest on CPU (MLP, 5,000 x 512 points)
+WORKING_SET_BYTES = 64 * 2**20  # chunk size that measured fastest on CPU (MLP, 10,000 x 441 points)
+STACKED_CACHE_BYTES = 256 * 2**20  # per-point weights kept across sample slices up to this size
 RestRunner = Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
 _ELEMENTWISE = (
     nn.ReLU,
@@ -194,10 +197,25 @@ def evaluate_points_first_layer(
     layer_args = [(params.get(prefix + "weight"), params.get(prefix + "bias"))]
     layer_args += [(vector.get(prefix + "weight"), vector.get(prefix + "bias")) for vector in vectors]
     coefficients = torch.as_tensor(points, dtype=reference.dtype, device=reference.device)
-    run_rest = _rest_runner(plan, reference.device)
+    classes_first = plan.chain is not None and is_plain_cross_entropy(loss_fn)
+    ignore_index = getattr(loss_fn, "ignore_index", -100)
+    workspace = Workspace()
+    run_rest = _rest_runner(plan, reference.device, classes_first, workspace)
     per_point = 2.0 * sum(t.numel() * t.element_size() for t in rest_base.values())
     budget = min(memory_budget_bytes, WORKING_SET_BYTES)
     totals = PointTotals(len(points))
+    keep = per_point / 2 * len(points) <= STACKED_CACHE_BYTES
+    cache: dict[tuple[int, int], dict[str, torch.Tensor]] = {}
+
+    def stacked(first: int, chunk: int) -> dict[str, torch.Tensor]:
+        """The rest's weights at points ``first:first + chunk``, kept across slices when they fit."""
+        weights = cache.get((first, chunk))
+        if weights is None:
+            weights = stack_points(rest_base, vectors, coefficients[first : first + chunk])
+            if keep:
+                cache[first, chunk] = weights
+        return weights
+
     with torch.no_grad():
         for batch in nonempty_batches(data):
             inputs, targets = to_model(batch, reference)
@@ -206,17 +224,36 @@ def evaluate_points_first_layer(
             for start in range(0, fixed.shape[0], slice_size):
                 x, y = fixed[start : start + slice_size], targets[start : start + slice_size]
                 products = torch.stack([plan.affine(x, weight, bias) for weight, bias in layer_args])
+                fast: bool | None = None  # classes-first cross-entropy, decided on the first chunk
                 for first in range(0, len(points), chunk):
                     index = slice(first, first + chunk)
-                    pre = _combine(products, coefficients[index])
-                    logits = run_rest(stack_points(rest_base, vectors, coefficients[index]), pre)
-                    loss, correct = vmap(lambda z, y=y: loss_and_correct(loss_fn, z, y))(logits)
+                    pre = _combine(products, coefficients[index], workspace)
+                    logits = run_rest(stacked(first, chunk), pre)
+                    if fast is None:
+                        fast = (
+                            classes_first
+                            and logits.ndim == 3
+                            and targets_fit(y, logits.shape[1], ignore_index)
+                        )
+                    if fast:
+                        loss, correct = cross_entropy_classes_first(logits, y)
+                    else:
+                        loss, correct = _loss_and_correct(loss_fn, logits, y, classes_first)
                     totals.add(index, loss, correct, x.shape[0])
                 totals.count += x.shape[0]
                 totals.classify = totals.classify and _labels(plan, products[0][:1], y[:1])
                 if progress is not None:
                     progress(totals.count)
     return totals.result()
+
+
+def _loss_and_correct(
+    loss_fn: LossFn, logits: torch.Tensor, targets: torch.Tensor, classes_first: bool
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-point mean loss and correct counts by the general per-point call of ``loss_fn``."""
+    if classes_first:  # back to (G, S, C)
+        logits = logits.transpose(1, 2)
+    return vmap(lambda z: loss_and_correct(loss_fn, z, targets))(logits)
 
 
 def _sizes(
@@ -230,38 +267,58 @@ def _sizes(
     return plan_chunks(points, fixed.shape[0], per_point_sample, per_sample, per_point, budget)
 
 
-def _combine(products: torch.Tensor, coefficients: torch.Tensor) -> torch.Tensor:
-    """Pre-activations ``(G, N, ...)``: ``A + sum_i c_gi * products[1 + i]`` as one matmul.
+def _combine(products: torch.Tensor, coefficients: torch.Tensor, workspace: Workspace) -> torch.Tensor:
+    """Pre-activations ``(G, N, ...)``: ``A + sum_i c_gi * products[1 + i]`` as one ``addmm``.
 
     Args:
         products: ``A``, ``B`` (and ``C``) stacked, ``(1 + dims, N, ...)``.
         coefficients: ``(G, dims)``.
     """
-    weights = torch.cat([torch.ones_like(coefficients[:, :1]), coefficients], dim=1)
-    return (weights @ products.reshape(products.shape[0], -1)).reshape(-1, *products.shape[1:])
+    flat = products.reshape(products.shape[0], -1)
+    out = workspace.take("pre", (coefficients.shape[0], flat.shape[1]), flat)
+    torch.addmm(flat[:1], coefficients, flat[1:], out=out)
+    return out.view(-1, *products.shape[1:])
 
 
 def _chain_runner(
-    chain: tuple[tuple[str, Any], ...],
-) -> Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]:
-    """Run a ``Linear``/activation chain for ``G`` points with ``baddbmm``."""
+    chain: tuple[tuple[str, Any], ...], classes_first: bool, workspace: Workspace
+) -> RestRunner:
+    """Run a ``Linear``/activation chain for ``G`` points with ``baddbmm`` into reused buffers.
+
+    Hidden layers are ``(G, S, features)``; with ``classes_first`` the last ``Linear`` writes
+    ``(G, C, S)`` (see :mod:`optiscope.landscape.classes_first`), as does a chain without one.
+    """
+    linears = [i for i, (kind, _) in enumerate(chain) if kind == "linear"]
+    last = linears[-1] if classes_first and linears else None
 
     def run(weights: dict[str, torch.Tensor], hidden: torch.Tensor) -> torch.Tensor:
-        for kind, step in chain:
+        if classes_first and last is None:
+            hidden = hidden.transpose(1, 2)
+        for i, (kind, step) in enumerate(chain):
             if kind == "act":
                 hidden = hidden.relu_() if type(step) is nn.ReLU else step(hidden)
                 continue
             weight, bias = weights[step + ".weight"], weights.get(step + ".bias")
+            points, samples = hidden.shape[0], hidden.shape[1]
+            if i == last:  # (G, C, H) @ (G, H, S)
+                out = workspace.take(f"layer{i}", (points, weight.shape[1], samples), hidden)
+                hidden = torch.bmm(weight, hidden.transpose(1, 2), out=out)
+                if bias is not None:
+                    hidden.add_(bias.unsqueeze(2))
+                continue
+            out = workspace.take(f"layer{i}", (points, samples, weight.shape[1]), hidden)
             if bias is None:
-                hidden = torch.bmm(hidden, weight.transpose(1, 2))
+                hidden = torch.bmm(hidden, weight.transpose(1, 2), out=out)
             else:
-                hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2))
+                hidden = torch.baddbmm(bias.unsqueeze(1), hidden, weight.transpose(1, 2), out=out)
         return hidden
 
     return run
 
 
-def _rest_runner(plan: FirstLayerPlan, device: torch.device) -> RestRunner:
+def _rest_runner(
+    plan: FirstLayerPlan, device: torch.device, classes_first: bool, workspace: Workspace
+) -> RestRunner:
     """The fastest measured way to run the rest for ``G`` points on ``device``.
 
     A ``Linear``/activation chain runs as ``baddbmm``. Any other rest runs under vmap on an
@@ -269,7 +326,7 @@ def _rest_runner(plan: FirstLayerPlan, device: torch.device) -> RestRunner:
     points (LeNet-5, 16 points x 500 samples, torch 2.13), so there the points are looped.
     """
     if plan.chain is not None:
-        return _chain_runner(plan.chain)
+        return _chain_runner(plan.chain, classes_first, workspace)
     if device.type != "cpu":
         return vmap(lambda weights, pre: functional_call(plan.rest, weights, (pre,)))
 
