@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from optiscope.errors import SpecError
 from optiscope.experiments.sweep import SweepConfig, cell_configs, with_budget
 from optiscope.nets.budget import SeedBudget, budget_fields, describe_dataset, train_size
-from optiscope.nets.trainer import TrainConfig, planned_steps, train
+from optiscope.nets.trainer import MAX_EPOCHS, TrainConfig, planned_steps, train
 from optiscope.validated import validated
 
 
@@ -50,11 +50,23 @@ def test_the_run_plans_exactly_the_seeds_steps(batch: int, n_train: int, epochs:
     seed_n = {"cifar10": 50_000, "mnist": 60_000}[dataset]
     seed_steps = epochs * math.ceil(seed_n / (batch or seed_n))
     fields = budget_fields(SeedBudget(dataset=dataset, epochs=epochs), batch, n_train)
+    per_epoch = math.ceil(n_train / (batch or n_train))
+    # ... and never more epochs than needed: one fewer would fall short of the seed's steps.
+    assert (fields["epochs"] - 1) * per_epoch < seed_steps <= fields["epochs"] * per_epoch
+    if fields["epochs"] > MAX_EPOCHS:  # e.g. batch 1 on 10 samples: 180,000 epochs of 10 steps
+        with pytest.raises(SpecError, match="epochs"):
+            validated(TrainConfig, {"batch_size": batch, **fields})
+        return
     config = TrainConfig(batch_size=batch, epochs=fields["epochs"], max_steps=fields["max_steps"])
     assert planned_steps(config, n_train) == seed_steps
-    # ... and never more epochs than needed: one fewer would fall short of the seed's steps.
-    per_epoch = math.ceil(n_train / (batch or n_train))
-    assert (fields["epochs"] - 1) * per_epoch < seed_steps <= fields["epochs"] * per_epoch
+
+
+def test_a_budget_over_the_epoch_limit_is_refused_in_one_line() -> None:
+    config = TrainConfig.build(dataset="digits", limit=20, batch_size=1, record=False)
+    # 40 MNIST epochs at batch 1 are 2,400,000 steps: 120,000 epochs of the 20 samples kept.
+    with pytest.raises(SpecError, match=r"2400000 steps take 120000 epochs .* over the 100000-epoch limit"):
+        with_budget(config, SeedBudget(dataset="mnist", epochs=40))
+    assert with_budget(config, SeedBudget(dataset="mnist", epochs=30)).epochs == 90_000
 
 
 def test_a_budgeted_run_stops_at_the_seeds_step_count(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import torch
 
 from optiscope.errors import IncompatibleOptimizerError
 from optiscope.optimizers import OptimizerEntry, check_compatible, list_entries, metadata
+from optiscope.seeding import seed_global_streams
 
 ENTRIES = list_entries()
 IDS = [entry.name for entry in ENTRIES]
@@ -78,7 +79,7 @@ def run_path(
 def _runs(entry: OptimizerEntry) -> bool:
     """Whether the entry can take a few steps in the battery's loop."""
     try:
-        torch.manual_seed(0)
+        seed_global_streams(0)
         run_path(entry, start_for(entry), 2)
     except Exception:
         return False
@@ -92,7 +93,7 @@ def _skip_if_declared_unrunnable(entry: OptimizerEntry) -> None:
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_lowers_convex_quadratic_or_declares_why_not(entry: OptimizerEntry) -> None:
-    torch.manual_seed(0)
+    seed_global_streams(0)
     try:
         points, _ = run_path(entry, start_for(entry), 20)
         initial, final = quadratic(points[0]).sum().item(), quadratic(points[-1]).sum().item()
@@ -110,9 +111,9 @@ def test_lowers_convex_quadratic_or_declares_why_not(entry: OptimizerEntry) -> N
 def test_state_dict_round_trip_continues_the_same_path(entry: OptimizerEntry) -> None:
     _skip_if_declared_unrunnable(entry)
     x0 = start_for(entry)
-    torch.manual_seed(0)
+    seed_global_streams(0)
     whole, _ = run_path(entry, x0, 4)
-    torch.manual_seed(0)
+    seed_global_streams(0)
     first, optimizer = run_path(entry, x0, 2)
     saved = copy.deepcopy(optimizer.state_dict())
     try:
@@ -133,9 +134,9 @@ def test_state_dict_round_trip_continues_the_same_path(entry: OptimizerEntry) ->
 @pytest.mark.parametrize("entry", ENTRIES, ids=IDS)
 def test_same_seed_gives_the_same_path(entry: OptimizerEntry) -> None:
     _skip_if_declared_unrunnable(entry)
-    torch.manual_seed(0)
+    seed_global_streams(0)
     first, _ = run_path(entry, start_for(entry), 4)
-    torch.manual_seed(0)
+    seed_global_streams(0)
     second, _ = run_path(entry, start_for(entry), 4)
     assert torch.equal(first, second), f"{entry.name}: two seeded runs differ"
 
@@ -171,11 +172,11 @@ def batched_vs_separate(entry: OptimizerEntry, steps: int = 10) -> float:
     for loss_fn in _test_functions():
         starts = torch.randn(4, 2, generator=generator, dtype=torch.float64)
         try:
-            torch.manual_seed(0)
+            seed_global_streams(0)
             batched, _ = run_path(entry, starts, steps, loss_fn)
             separate = []
             for row in range(starts.shape[0]):
-                torch.manual_seed(0)
+                seed_global_streams(0)
                 separate.append(run_path(entry, starts[row : row + 1], steps, loss_fn)[0])
         except ArithmeticError:
             continue  # the library itself fails on this function (avagrad divides by zero on Rosenbrock)

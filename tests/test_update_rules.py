@@ -297,11 +297,11 @@ def _relative_difference(got: np.ndarray, want: np.ndarray) -> tuple[float, floa
     return diff, diff / max(float(np.max(np.abs(want))), 1e-300)
 
 
-def assert_iterates_close(label: str, t: int, got: np.ndarray, want: np.ndarray) -> None:
+def assert_iterates_close(label: str, t: int, got: np.ndarray, want: np.ndarray, rtol: float = RTOL) -> None:
     diff, rel = _relative_difference(got, want)
-    assert rel <= RTOL, (
+    assert rel <= rtol, (
         f"{label}: step {t}: max |library - reference| = {diff:.3e} "
-        f"(relative {rel:.3e} > {RTOL:g})\nlibrary   {got.ravel()}\nreference {want.ravel()}"
+        f"(relative {rel:.3e} > {rtol:g})\nlibrary   {got.ravel()}\nreference {want.ravel()}"
     )
 
 
@@ -372,8 +372,10 @@ class Case(NamedTuple):
     p0: np.ndarray = P0_VECTOR
     # torch NAdam keeps its momentum product in the default dtype: float64 to compare at RTOL.
     default_dtype: torch.dtype = torch.float32
+    rtol: float = RTOL
 
 
+_EIGH_RTOL = 1e-10
 _ADAM = {"lr": 0.05, "betas": (0.8, 0.95), "eps": 1e-3, "weight_decay": 0.1}
 CASES = {
     "sgd": Case("sgd", {"lr": 0.1, "weight_decay": 0.0}, sgd_ref),
@@ -443,11 +445,23 @@ CASES = {
         {"lr": 0.5, "lr_power": -0.5, "beta": 0.3, "lambda_1": 0.05, "lambda_2": 0.2},
         ftrl_ref,
     ),
+    # Full-matrix AdaGrad inverts G^(1/2) through an eigendecomposition of a nearly singular G,
+    # and LAPACK picks its kernels per CPU: measured 6e-14 / 2.7e-13 on one machine, 1.06e-12 on
+    # another. 1e-10 still sits eight orders below what a formula error moves (the iterates move
+    # by more than 1e-3 and a misplaced eps shows at 2e-2, see the eps-in-root test below).
     "adagrad_full": Case(
-        "adagrad_full", {"lr": 0.3, "eps": 1e-2, "weight_decay": 0.1}, adagrad_full_ref, P0_SMALL
+        "adagrad_full",
+        {"lr": 0.3, "eps": 1e-2, "weight_decay": 0.1},
+        adagrad_full_ref,
+        P0_SMALL,
+        rtol=_EIGH_RTOL,
     ),
     "adagrad_full_matrix_param": Case(
-        "adagrad_full", {"lr": 0.3, "eps": 0.05, "weight_decay": 0.0}, adagrad_full_ref, P0_MATRIX
+        "adagrad_full",
+        {"lr": 0.3, "eps": 0.05, "weight_decay": 0.0},
+        adagrad_full_ref,
+        P0_MATRIX,
+        rtol=_EIGH_RTOL,
     ),
 }
 
@@ -458,7 +472,7 @@ def test_library_matches_numpy_reference(case: Case) -> None:
     moved = 0.0
     with default_dtype(case.default_dtype):
         for t, got, want in side_by_side(case.name, case.hparams, case.reference, case.p0):
-            assert_iterates_close(label, t, got, want)
+            assert_iterates_close(label, t, got, want, case.rtol)
             moved = max(moved, float(np.max(np.abs(got - case.p0))))
     assert moved > 1e-3, f"{label}: iterates hardly moved ({moved:.1e}); the check is vacuous"
 

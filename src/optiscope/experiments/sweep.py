@@ -17,10 +17,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 
+from optiscope.errors import SpecError
 from optiscope.experiments.paths_render import write_report
 from optiscope.experiments.train_study import run_train_study
 from optiscope.nets.budget import SeedBudget, budget_fields, train_size
-from optiscope.nets.trainer import TrainConfig
+from optiscope.nets.trainer import MAX_EPOCHS, TrainConfig
 from optiscope.optimizers import parse_spec
 from optiscope.spec_syntax import format_named_args
 from optiscope.store import RunDir
@@ -67,7 +68,14 @@ def cell_configs(sweep: SweepConfig) -> list[tuple[dict[str, Any], TrainConfig]]
 def with_budget(config: TrainConfig, budget: SeedBudget) -> TrainConfig:
     """``config`` with the epochs, step cap and patience that meet the seed's budget in steps."""
     size = train_size(config.dataset, config.data_dir, config.limit, config.seed, config.download)
-    return config.model_copy(update=budget_fields(budget, config.batch_size, size))
+    fields = budget_fields(budget, config.batch_size, size)
+    if fields["epochs"] > MAX_EPOCHS:
+        raise SpecError(
+            f"budget: the seed's {fields['max_steps']} steps take {fields['epochs']} epochs of "
+            f"{size} samples at batch {config.batch_size}, over the {MAX_EPOCHS}-epoch limit; "
+            "use a larger batch or more training data"
+        )
+    return validated(TrainConfig, {**config.model_dump(), **fields})
 
 
 def cell_name(index: int, settings: dict[str, Any]) -> str:

@@ -19,6 +19,7 @@ from optiscope.errors import StoreError
 from optiscope.nets.data import Dataset, load_dataset
 from optiscope.nets.models import build_model
 from optiscope.nets.trainer import TrainConfig
+from optiscope.seeding import seed_global_streams
 from optiscope.store import RunDir, load_run
 
 __all__ = ["TrainedRun", "load_trained"]
@@ -60,7 +61,7 @@ def load_trained(path: str | Path, *, device: str | None = None) -> TrainedRun:
         raise StoreError(f"{path} holds no checkpoint (no units/epoch-*.npz)")
     target = device or config.device
     data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, limit=config.limit)
-    torch.manual_seed(config.seed)
+    seed_global_streams(config.seed)
     model = build_model(config.model, data.input_shape, data.num_classes)
     arrays, _ = run_dir.load_unit(epochs[-1])
     state = torch.load(io.BytesIO(arrays["checkpoint"].tobytes()), weights_only=True, map_location="cpu")

@@ -29,6 +29,7 @@ from optiscope.nets.eigen_tracking import TrainingEigenTracker
 from optiscope.nets.models import build_model, count_parameters
 from optiscope.nets.recorder import PathRecorder, snapshot_interval
 from optiscope.optimizers import build_optimizer, get_entry, parse_spec
+from optiscope.seeding import seed_global_streams
 from optiscope.store import RunDir
 from optiscope.validated import validated
 
@@ -48,6 +49,9 @@ _METRIC_COLUMNS = [
 ]
 
 
+MAX_EPOCHS = 100_000  # one checkpoint unit per epoch: bounds what one run writes
+
+
 class TrainConfig(BaseModel):
     """What to train: frozen, validated once, hashed into the run's cache key."""
 
@@ -58,7 +62,7 @@ class TrainConfig(BaseModel):
     data_dir: str | None = None
     optimizer: str = "sgd:lr=0.05,momentum=0.9"
     batch_size: int = Field(default=64, ge=0, description="0 means full batch (GD)")
-    epochs: int = Field(default=20, gt=0, le=100_000)
+    epochs: int = Field(default=20, gt=0, le=MAX_EPOCHS)
     max_steps: int | None = Field(default=None, gt=0, description="stop after this many optimizer steps")
     patience: int | None = Field(default=4, ge=1, description="epochs without test-loss improvement")
     seed: int = 0
@@ -149,7 +153,7 @@ class _Session:
     """The mutable state of one training run (model, optimizer, batch order, metrics)."""
 
     def __init__(self, config: TrainConfig, data: Dataset, model: nn.Module | None = None) -> None:
-        torch.manual_seed(config.seed)
+        seed_global_streams(config.seed)
         self.config, self.data = config, data
         self.entry = get_entry(parse_spec(config.optimizer).name)
         if model is None:

@@ -31,6 +31,7 @@ from optiscope.optimizers import (
     parse_spec,
 )
 from optiscope.paths.pathset import RUN_STATUSES, PathSet
+from optiscope.seeding import seed_global_streams
 from optiscope.surfaces import Surface
 
 __all__ = ["EngineOptions", "run", "run_block"]
@@ -155,7 +156,7 @@ def run_block(
     run_ids_t = torch.as_tensor(run_ids if run_ids is not None else np.arange(n), device=device)
     total_runs = total_runs or int(run_ids_t.max()) + 1
 
-    torch.manual_seed(options.seed)
+    seed_global_streams(options.seed)
     if options.batched and entry.elementwise:
         lanes = [_Lane(spec, slice(0, n), starts_t)]
     else:
