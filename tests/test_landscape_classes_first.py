@@ -39,6 +39,36 @@ def test_loss_and_correct_equal_torch_per_point(
         assert int(correct[g]) == int((per_sample.argmax(dim=1) == targets).sum())
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    points=st.integers(1, 4),
+    classes=st.integers(2, 12),
+    samples=st.integers(1, 40),
+    seed=st.integers(0, 2**16),
+)
+def test_continuous_logits_take_the_shared_maximum_and_still_equal_torch(
+    points: int, classes: int, samples: int, seed: int
+) -> None:
+    """Without ties the correct count comes from the target's logit reaching the maximum."""
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(points, classes, samples, generator=generator, dtype=torch.float64) * 30
+    targets = torch.randint(0, classes, (samples,), generator=generator)
+    loss, correct = cross_entropy_classes_first(logits, targets)
+    per_point = logits.transpose(1, 2)
+    expected = torch.stack([F.cross_entropy(z, targets) for z in per_point])
+    torch.testing.assert_close(loss, expected, rtol=1e-12, atol=0)
+    assert correct.tolist() == [int((z.argmax(dim=1) == targets).sum()) for z in per_point]
+
+
+def test_nan_and_infinite_logits_count_and_lose_as_torch_does() -> None:
+    logits = torch.tensor([[[0.0, float("nan"), 1.0], [2.0, 0.0, float("inf")], [1.0, 3.0, 0.0]]])
+    targets = torch.tensor([1, 0, 0])  # the NaN sits on a target: argmax counts it right
+    loss, correct = cross_entropy_classes_first(logits, targets)
+    per_sample = logits[0].T
+    assert torch.isnan(loss[0]) and torch.isnan(F.cross_entropy(per_sample, targets))
+    assert int(correct[0]) == int((per_sample.argmax(dim=1) == targets).sum())
+
+
 def test_ignored_or_out_of_range_targets_leave_the_general_path_in_charge() -> None:
     assert not targets_fit(torch.tensor([0, 1, -100, 2]), 3)
     assert not targets_fit(torch.tensor([0, 1, 3, 2]), 3)

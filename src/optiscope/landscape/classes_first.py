@@ -2,10 +2,10 @@
 
 The grid engines produce logits ``(G points, S samples, C classes)``. With ``C`` around 10, a
 softmax over the last axis runs one short row at a time and took about a fifth of the MLP
-grid's time (torch 2.13, CPU). Laid out ``(G, C, S)`` instead, ``F.cross_entropy`` takes the
-classes on axis 1 natively (4x faster there), and ``max`` over classes runs as an element-wise
-operation on ``C`` long rows of ``S`` samples. This path serves only the plain mean
-cross-entropy; any other loss keeps the general per-point call.
+grid's time (torch 2.13, CPU). Laid out ``(G, C, S)`` instead, every reduction over the classes
+runs element-wise along ``C`` long rows of ``S`` samples, and one maximum serves both the loss
+and the accuracy. This path serves only the plain mean cross-entropy; any other loss keeps the
+general per-point call.
 """
 
 from __future__ import annotations
@@ -56,11 +56,23 @@ def cross_entropy_classes_first(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean cross-entropy ``(G,)`` and correct argmax counts ``(G,)`` of logits ``(G, C, S)``.
 
+    One maximum over the classes serves both: the loss is ``max + log sum exp(z - max) - z_y``
+    (what ``F.cross_entropy`` computes, without its separate log-softmax pass), and a sample is
+    right when its target's logit reaches the maximum. That equals argmax's first-maximum rule
+    unless a maximum is shared or NaN, which one comparison detects; then ``max(dim)`` decides.
+    Together this took 0.8x the time of ``F.cross_entropy`` plus ``max(dim)`` (torch 2.13, CPU).
+
     ``targets (S,)`` must pass :func:`targets_fit` (checked once per slice by the caller).
     """
-    points = logits.shape[0]
-    loss = F.cross_entropy(logits, targets.expand(points, -1), reduction="none").mean(dim=1)
-    # max(dim) returns the first maximum's index, as argmax does, and runs along a strided axis
-    # about 5x faster than argmax there (torch 2.13, CPU).
-    correct = (logits.max(dim=1).indices == targets).sum(dim=1)
+    points, _, samples = logits.shape
+    top = logits.amax(dim=1, keepdim=True)
+    picked = logits.gather(1, targets.view(1, 1, -1).expand(points, 1, samples))
+    below_top = torch.sub(logits, top)
+    at_top = int(torch.count_nonzero(below_top == 0))
+    log_sum = below_top.exp_().sum(dim=1).log_()
+    loss = (log_sum + (top - picked).squeeze(1)).mean(dim=1)
+    if at_top == points * samples:  # one maximum per sample, none NaN
+        correct = (picked >= top).sum(dim=(1, 2))
+    else:  # max(dim) returns the first maximum's index, as argmax does
+        correct = (logits.max(dim=1).indices == targets).sum(dim=1)
     return loss, correct

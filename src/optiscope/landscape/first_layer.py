@@ -197,6 +197,7 @@ def evaluate_points_first_layer(
     layer_args = [(params.get(prefix + "weight"), params.get(prefix + "bias"))]
     layer_args += [(vector.get(prefix + "weight"), vector.get(prefix + "bias")) for vector in vectors]
     coefficients = torch.as_tensor(points, dtype=reference.dtype, device=reference.device)
+    with_centre = torch.cat([torch.ones_like(coefficients[:, :1]), coefficients], dim=1)
     classes_first = plan.chain is not None and is_plain_cross_entropy(loss_fn)
     ignore_index = getattr(loss_fn, "ignore_index", -100)
     workspace = Workspace()
@@ -227,7 +228,7 @@ def evaluate_points_first_layer(
                 fast: bool | None = None  # classes-first cross-entropy, decided on the first chunk
                 for first in range(0, len(points), chunk):
                     index = slice(first, first + chunk)
-                    pre = _combine(products, coefficients[index], workspace)
+                    pre = _combine(products, with_centre[index], workspace)
                     logits = run_rest(stacked(first, chunk), pre)
                     if fast is None:
                         fast = (
@@ -267,16 +268,19 @@ def _sizes(
     return plan_chunks(points, fixed.shape[0], per_point_sample, per_sample, per_point, budget)
 
 
-def _combine(products: torch.Tensor, coefficients: torch.Tensor, workspace: Workspace) -> torch.Tensor:
-    """Pre-activations ``(G, N, ...)``: ``A + sum_i c_gi * products[1 + i]`` as one ``addmm``.
+def _combine(products: torch.Tensor, with_centre: torch.Tensor, workspace: Workspace) -> torch.Tensor:
+    """Pre-activations ``(G, N, ...)``: ``A + sum_i c_gi * products[1 + i]`` as one ``mm``.
+
+    ``with_centre`` is ``(G, 1 + dims)`` with a leading column of ones, so ``A`` enters the
+    product instead of being copied into the output first (one pass over it, not two).
 
     Args:
         products: ``A``, ``B`` (and ``C``) stacked, ``(1 + dims, N, ...)``.
-        coefficients: ``(G, dims)``.
+        with_centre: ``(G, 1 + dims)``: ones, then the points' coordinates.
     """
     flat = products.reshape(products.shape[0], -1)
-    out = workspace.take("pre", (coefficients.shape[0], flat.shape[1]), flat)
-    torch.addmm(flat[:1], coefficients, flat[1:], out=out)
+    out = workspace.take("pre", (with_centre.shape[0], flat.shape[1]), flat)
+    torch.mm(with_centre, flat, out=out)
     return out.view(-1, *products.shape[1:])
 
 
