@@ -237,7 +237,7 @@ def evaluate_points_first_layer(
                             and targets_fit(y, logits.shape[1], ignore_index)
                         )
                     if fast:
-                        loss, correct = cross_entropy_classes_first(logits, y)
+                        loss, correct = cross_entropy_classes_first(logits, y, workspace)
                     else:
                         loss, correct = _loss_and_correct(loss_fn, logits, y, classes_first)
                     totals.add(index, loss, correct, x.shape[0])
