@@ -29,7 +29,7 @@ from optiscope.nets.eigen_tracking import TrainingEigenTracker
 from optiscope.nets.models import build_model, count_parameters
 from optiscope.nets.recorder import PathRecorder, snapshot_interval
 from optiscope.optimizers import build_optimizer, get_entry, parse_spec
-from optiscope.seeding import seed_global_streams
+from optiscope.seeding import global_streams_state, restore_global_streams, seed_global_streams
 from optiscope.store import RunDir
 from optiscope.validated import validated
 
@@ -178,6 +178,7 @@ class _Session:
                 "optimizer": self.optimizer.state_dict(),
                 "generator": self.generator.get_state(),
                 "torch_rng": torch.get_rng_state(),
+                "global_streams": global_streams_state(),
                 "steps": self.steps,
             },
             buffer,
@@ -190,6 +191,8 @@ class _Session:
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         torch.set_rng_state(state["torch_rng"])
+        if "global_streams" in state:  # checkpoints before this field resume without it
+            restore_global_streams(state["global_streams"])
         self.steps = int(state["steps"])
 
     def run_epoch(self, epoch: int, recorder: PathRecorder | None) -> dict[str, Any]:
