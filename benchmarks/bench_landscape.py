@@ -64,10 +64,6 @@ class PeakMemory:
             self._stop.set()
             self._thread.join()
 
-    @property
-    def mib(self) -> str:
-        return f"{self.peak / 2**20:.0f}"
-
 
 def timed(device: torch.device, call: Callable[[], Any]) -> tuple[Any, float, PeakMemory]:
     """``call()``'s result, wall seconds and peak extra memory."""
@@ -92,7 +88,8 @@ def loss_landscapes_call(model: nn.Module, x: torch.Tensor, y: torch.Tensor, sid
 
 
 def best_of(device: torch.device, calls: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple]:
-    """Per method: the first result, the fastest of ``repeats`` interleaved runs, the peak MiB.
+    """Per method: the first result, the fastest of ``repeats`` interleaved runs, the peak MiB
+    (the largest over the runs, compared in bytes).
 
     The methods take turns, so a slow spell of a shared machine falls on all of them, and the
     minimum is kept because noise only ever adds time (as ``timeit`` advises).
@@ -102,11 +99,11 @@ def best_of(device: torch.device, calls: dict[str, Callable[[], Any]], repeats: 
         for name, call in calls.items():
             result, seconds, memory = timed(device, call)
             if name not in best:
-                best[name] = (result, seconds, memory.mib)
+                best[name] = (result, seconds, memory.peak)
             else:
-                first, fastest, mib = best[name]
-                best[name] = (first, min(fastest, seconds), max(mib, memory.mib))
-    return best
+                first, fastest, peak = best[name]
+                best[name] = (first, min(fastest, seconds), max(peak, memory.peak))
+    return {name: (result, seconds, f"{peak / 2**20:.0f}") for name, (result, seconds, peak) in best.items()}
 
 
 def run_case(

@@ -68,7 +68,7 @@ def cross_entropy_classes_first(
     The two logits-sized temporaries come from ``workspace`` when given: a fresh megabyte per
     chunk costs its page faults every time (about as long as the subtraction itself on CPU).
     """
-    space = workspace or Workspace()
+    space = workspace if workspace is not None else Workspace()
     points, _, samples = logits.shape
     top = logits.amax(dim=1, keepdim=True)
     picked = logits.gather(1, targets.view(1, 1, -1).expand(points, 1, samples))
