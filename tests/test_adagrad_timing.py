@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from optiscope.errors import SpecError
-from optiscope.experiments import adagrad_timing as study
-from optiscope.experiments.adagrad_timing import (
+from optiscope.experiments import adagrad_timing_study as study
+from optiscope.experiments.adagrad_timing_study import (
     EPS,
     AdagradTimingConfig,
     adagrad_timing,

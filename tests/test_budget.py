@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from optiscope.errors import SpecError
-from optiscope.experiments.sweep import SweepConfig, cell_configs, with_budget
+from optiscope.experiments.sweep_study import SweepConfig, cell_configs, with_budget
 from optiscope.nets.budget import SeedBudget, budget_fields, describe_dataset, train_size
 from optiscope.nets.trainer import MAX_EPOCHS, TrainConfig, planned_steps, train
 from optiscope.validated import validated

@@ -217,13 +217,14 @@ def test_sigkill_mid_run_then_rerun_resumes_and_equals_an_uninterrupted_run(tmp_
     assert 1 <= len(finished) < len(KILL_OPTS), f"kill landed too late or too early: {finished}"
     assert json.loads((killed / "manifest.json").read_text())["status"] == "running"
     assert not (killed / "paths.parquet").exists()
-    before = {name: (killed / "units" / name).stat().st_mtime_ns for name in finished}
 
     subprocess.run(_cli(killed), check=True, capture_output=True)
     subprocess.run(_cli(clean), check=True, capture_output=True)
     manifest = json.loads((killed / "manifest.json").read_text())
     assert manifest["status"] == "complete"
-    assert {name: (killed / "units" / name).stat().st_mtime_ns for name in finished} == before, "redone units"
+    # The resumed run read the finished units back instead of recomputing them, then pruned them.
+    assert manifest["reused_units"] == [name.removesuffix(".npz") for name in finished], "redone units"
+    assert not (killed / "units").exists() and manifest["units_pruned"] == len(KILL_OPTS)
     assert not [path for path in killed.rglob("*") if "tmp" in path.name]
     pd.testing.assert_frame_equal(
         pd.read_parquet(killed / "paths.parquet"), pd.read_parquet(clean / "paths.parquet")
@@ -289,14 +290,14 @@ def test_train_writes_metrics_figure_report_and_is_cached(tmp_path: Path) -> Non
             "--record-every", "5", "--out", str(out))  # fmt: skip
     code, stdout, stderr = invoke(*args)
     assert code == 0, stderr
-    assert stdout.startswith("status complete after")
+    assert stdout.startswith("computed: ") and "status complete after" in stdout
     metrics = pd.read_parquet(out / "metrics.parquet")
     assert metrics["epoch"].tolist() == [1, 2, 3] and metrics["test_accuracy"].iloc[-1] > 0.25  # chance: 0.1
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["spec"]["optimizer"] == "sgd:lr=0.05,momentum=0.9"
     assert_picture(out / "figures" / "training.png")
     assert "metrics per epoch" in (out / "report.html").read_text()
-    with np.load(out / "units" / "path.npz") as path:
+    with np.load(out / "path.npz") as path:
         assert path["steps"][0] == 0 and path["steps"][-1] == metrics["steps"].iloc[-1]
     code, stdout, _ = invoke(*args)
     assert code == 0 and stdout.startswith("cached:")

@@ -7,7 +7,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from optiscope.curvature import CurvatureError, HessianOperator, density, density_figure, density_of
+from optiscope.curvature import CurvatureError, HessianOperator, density, density_of
+from optiscope.viz.curvature_figures import density_figure
 from test_curvature_fixtures import LOSS, Quadratic, mean_output, mlp_problem, quadratic_data, spiked_matrix
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from optiscope.curvature import CurvatureError, EigenTracker, HessianOperator, ratio_figure, top_eigen_of
+from optiscope.curvature import CurvatureError, EigenTracker, HessianOperator, top_eigen_of
+from optiscope.viz.curvature_figures import ratio_figure
 from test_curvature_fixtures import LOSS, digits, mlp
 
 

@@ -47,9 +47,9 @@ def _error(text: str) -> str:
     return message
 
 
-def test_the_five_seed_presets_ship_and_validate() -> None:
-    assert preset_names() == SEED_PRESETS
-    for name in SEED_PRESETS:
+def test_the_five_seed_presets_and_the_demo_ship_and_validate() -> None:
+    assert preset_names() == sorted([*SEED_PRESETS, "demo"])
+    for name in [*SEED_PRESETS, "demo"]:
         experiment = load_source(f"preset:{name}")
         assert experiment.name == name
         quick = resolve(experiment, quick=True)
@@ -181,13 +181,17 @@ def test_grid_is_accepted_exactly_in_its_range_and_otherwise_named(grid: int) ->
 @settings(max_examples=40, deadline=None)
 def test_any_unknown_field_of_a_step_is_refused_and_the_allowed_ones_listed(key: str) -> None:
     allowed = {"about", "data", "directions", "engine", "grid", "ignore", "kind", "labels", "name",
-               "quick", "runs", "seed", "span", "title"}  # fmt: skip
+               "quick", "runs", "seed", "span", "title",
+               # figure options, which every step may carry (its style, not its cache key)
+               "animate", "dpi", "fps", "frames", "grid_resolution", "interactive", "three_d",
+               "video"}  # fmt: skip
     text = VALID + f"    {key}: 1\n"
     if key in allowed:
         return
     message = _error(text)
     assert (
-        f"{key}: Extra inputs are not permitted" in message and "allowed: about, data, directions" in message
+        f"{key}: Extra inputs are not permitted" in message
+        and "allowed: about, animate, data, directions" in message
     )
 
 

@@ -100,9 +100,10 @@ def test_a_failed_evaluation_resumes_and_equals_an_uninterrupted_one(trained_run
         run_landscape_study(config, tmp_path / "killed", progress=stop_after_three)
     units = sorted((tmp_path / "killed" / "units").glob("grid-*.npz"))
     assert len(units) == 3
-    mtimes = [unit.stat().st_mtime_ns for unit in units]
     resumed = run_landscape_study(config, tmp_path / "killed")
-    assert [unit.stat().st_mtime_ns for unit in units] == mtimes, "finished chunks are not recomputed"
+    manifest = json.loads((tmp_path / "killed" / "manifest.json").read_text())
+    assert manifest["reused_units"] == [unit.stem for unit in units], "finished chunks are not recomputed"
+    assert not (tmp_path / "killed" / "units").exists(), "a complete run keeps no unit caches"
     clean = run_landscape_study(config, tmp_path / "clean")
     np.testing.assert_array_equal(resumed.grid.loss, clean.grid.loss)
     assert json.loads((tmp_path / "killed" / "manifest.json").read_text())["status"] == "complete"

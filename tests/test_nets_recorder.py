@@ -15,6 +15,7 @@ from optiscope.errors import SpecError
 from optiscope.nets.recorder import (
     PathRecorder,
     flatten_parameters,
+    load_path,
     parameter_layout,
     record,
     snapshot_interval,
@@ -147,11 +148,11 @@ def test_record_stores_the_path_in_a_complete_run(tmp_path: Path) -> None:
             rec.step()
     run = load_run(tmp_path / "run")
     assert run.status == "complete"
-    assert (tmp_path / "run" / "units" / "path.npz").is_file()
-    arrays, meta = run.load_unit("path")
-    assert arrays["steps"].tolist() == [0, 3, 6, 7]
-    np.testing.assert_array_equal(arrays["snapshots"], rec.snapshots())
-    np.testing.assert_array_equal(arrays["snapshots"][-1], flatten_parameters(model).numpy())
+    assert (tmp_path / "run" / "path.npz").is_file()
+    snapshots, steps, meta = load_path(run)
+    assert steps.tolist() == [0, 3, 6, 7]
+    np.testing.assert_array_equal(snapshots, rec.snapshots())
+    np.testing.assert_array_equal(snapshots[-1], flatten_parameters(model).numpy())
     assert meta["layout"][0] == ["0.weight", [4, 3]]
     assert run.spec["model"] == "Sequential" and run.spec["every"] == 3
 
@@ -167,8 +168,8 @@ def test_record_keeps_the_path_and_fails_the_run_on_an_exception(tmp_path: Path)
     run = load_run(tmp_path / "run")
     assert run.status == "failed"
     assert "boom" in run.manifest["error"]
-    arrays, _ = run.load_unit("path")
-    assert arrays["steps"].tolist() == [0, 2, 4, 5]
+    _, steps, _ = load_path(run)
+    assert steps.tolist() == [0, 2, 4, 5]
 
 
 def test_record_without_out_keeps_the_path_in_memory(tmp_path: Path) -> None:

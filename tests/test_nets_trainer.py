@@ -91,7 +91,7 @@ def test_sigkill_then_resume_equals_an_uninterrupted_run(tmp_path: Path) -> None
     pd.testing.assert_frame_equal(
         resumed.drop(columns=["seconds"]), reference.drop(columns=["seconds"]), check_exact=True
     )
-    with np.load(killed / "units" / "path.npz") as a, np.load(clean / "units" / "path.npz") as b:
+    with np.load(killed / "path.npz") as a, np.load(clean / "path.npz") as b:
         np.testing.assert_array_equal(a["steps"], b["steps"])
         np.testing.assert_array_equal(a["snapshots"], b["snapshots"])
 
@@ -120,7 +120,7 @@ def test_a_user_loop_recording_equals_the_trainers(tmp_path: Path) -> None:
                 recorder.step()
     np.testing.assert_array_equal(recorder.steps(), reference.snapshot_steps)
     np.testing.assert_array_equal(recorder.snapshots(), reference.snapshots)
-    with np.load(tmp_path / "mine" / "units" / "path.npz") as stored:
+    with np.load(tmp_path / "mine" / "path.npz") as stored:
         np.testing.assert_array_equal(stored["snapshots"], reference.snapshots)
 
 
@@ -201,11 +201,12 @@ def test_graph_and_closure_optimizers_train_from_their_metadata(spec: str, batch
 
 
 def test_each_epoch_unit_holds_only_its_own_row_so_units_do_not_grow(tmp_path: Path) -> None:
-    from optiscope.store import load_run
+    from optiscope.nets.trainer import train_in_run
+    from optiscope.store import RunDir
 
     config = TrainConfig.build(optimizer="sgd:lr=0.05", batch_size=256, epochs=5, patience=None, record=False)
-    run = train(config, tmp_path / "run")
-    store = load_run(tmp_path / "run")
+    store = RunDir.open(tmp_path / "run", kind="train", spec=config.model_dump(mode="json"))
+    run = train_in_run(config, store)  # the units a killed run leaves (complete() would prune them)
     metas = [store.load_unit(f"epoch-{epoch:05d}")[1] for epoch in range(1, 6)]
     assert [meta["row"]["epoch"] for meta in metas] == [1, 2, 3, 4, 5]
     assert all("rows" not in meta for meta in metas)

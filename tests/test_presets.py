@@ -6,6 +6,7 @@ and seed 000's (which reruns the preset into the demo's folder: every step is a 
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
@@ -41,8 +42,10 @@ def manifest(folder: Path) -> dict:
     return json.loads((folder / "manifest.json").read_text())
 
 
-def report_headings(folder: Path) -> list[str]:
-    return re.findall(r"<h2>(.*?)</h2>", (folder / "report.html").read_text())
+def report_links(folder: Path) -> dict[str, str]:
+    """A parent report's links to its children's reports: href -> the child's title."""
+    page = (folder / "report.html").read_text()
+    return dict(re.findall(r'<h3><a href="([^"]+/report\.html)">(.*?)</a></h3>', page))
 
 
 def run_quick(name: str, out: Path) -> str:
@@ -54,17 +57,19 @@ def run_quick(name: str, out: Path) -> str:
 
 
 def assert_report_holds_every_step(out: Path) -> None:
-    """One section per step, titled; each table step shows its comparison and findings."""
+    """The study's report links every step's report, titled; each table step's report shows its
+    comparison and findings; every report is light."""
     steps = manifest(out)["spec"]["steps"]
-    headings = report_headings(out)
+    links = report_links(out)
     text = (out / "report.html").read_text()
     for index, step in enumerate(steps):
         folder = f"{index + 1:02d}-{step['name']}"
-        assert any(h.startswith(folder) for h in headings), (folder, headings)
+        assert f"{folder}/report.html" in links, (folder, links)
+        assert html.unescape(links[f"{folder}/report.html"]) == (step.get("title") or step["name"])
+        page = (out / folder / "report.html").read_text()
+        assert len(page.encode()) < 2_000_000, f"{folder}/report.html is over 2 MB"
         if step["kind"] == "table":
-            section = text[text.index(f'id="run-{folder}"') :]
-            assert "<h3>comparison</h3>" in section.split("</section>")[0], folder
-            assert "Published: " in section.split("</section>")[0], folder
+            assert 'id="table-comparison"' in page and "Published: " in page, folder
     assert "QUICK RUN (--quick)" in text
 
 
@@ -76,38 +81,54 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return out, stdout
 
 
+DEMO_STEPS = ["01-seed002-pathological", "02-seed004-f0", "03-seed004-f1", "04-seed004-f2", "05-seed004-f3",
+              "06-seed004-f4", "07-seed004-f5", "08-seed004-sgd-lr-sweep", "09-seed003-regression-mse",
+              "10-rosenbrock", "11-basins-himmelblau", "12-teaching", "13-seed000-study"]  # fmt: skip
+
+
 @pytest.mark.xdist_group("demo")
-def test_the_demo_is_the_surface_tour_plus_a_seed000_study_in_one_report(demo: tuple[Path, str]) -> None:
+def test_the_demo_is_a_preset_the_surface_tour_plus_a_seed000_study(demo: tuple[Path, str]) -> None:
     out, stdout = demo
     assert f"demo written to: {out.resolve()}" in stdout
     assert f"report: {(out / 'report.html').resolve()}" in stdout
-    assert manifest(out)["status"] == "complete"
-    for study in (
-        "seed002-pathological",
-        "seed004-f0",
-        "seed004-f4",
-        "seed003-regression-mse",
-        "basins-himmelblau",
-    ):
+    assert manifest(out)["status"] == "complete" and manifest(out)["spec"]["name"] == "demo"
+    for study in DEMO_STEPS[:11]:
         assert manifest(out / study)["status"] == "complete"
         assert_picture(out / study / "figures" / "contour.png")
+    # Animations where the seeds have them: seed 004's rolling ball, seed 003's parameter paths.
+    for animation in ("06-seed004-f4/figures/surface3d.gif", "09-seed003-regression-mse/figures/contour.gif"):
+        assert (out / animation).stat().st_size > 10_000, animation
     # Seed 002's story: Adam reaches the valley of the pathological curvature, plain SGD does not.
-    runs = pd.read_parquet(out / "seed002-pathological" / "runs.parquet").set_index("optimizer")
+    runs = pd.read_parquet(out / "01-seed002-pathological" / "runs.parquet").set_index("optimizer")
     assert runs.loc["adam", "final_loss"] < runs.loc["sgd", "final_loss"]
-    # One report: the tour's sections, then the study's own steps inside it.
-    headings = report_headings(out)
-    assert "seed002-pathological" in headings
-    assert "seed000-study/04-table1: Table I: test accuracy of GD, SGD and Adam" in headings
-    assert any(h.startswith("seed000-study/14-fig6-momentum") for h in headings)
-    text = (out / "report.html").read_text()
-    assert "QUICK RUN (--quick)" in text and "This is a digits proxy, not cifar10" in text
-    code, stdout, _ = invoke("demo", "--quick", "--out", str(out))
-    assert code == 0 and "(cached)" in stdout
+    # One report that links the tour's steps, and the study's report linking its own steps.
+    assert_report_holds_every_step(out)
+    study = out / "13-seed000-study"
+    assert (
+        html.unescape(report_links(study)["04-table1/report.html"])
+        == "Table I: test accuracy of GD, SGD and Adam"
+    )
+    assert "This is a digits proxy, not cifar10" in (study / "report.html").read_text()
+    # Light: no report over 2 MB, one plotly.js for the whole tree, and no unit caches left.
+    assert len(list(out.rglob("assets/plotly-*.min.js"))) <= 1
+    assert not list(out.rglob("units")), "a complete run keeps no unit caches"
+    code, again, _ = invoke("demo", "--quick", "--out", str(out))
+    assert code == 0 and again.count(": reused -> ") == len(DEMO_STEPS)
+
+
+@pytest.mark.xdist_group("demo")
+def test_run_preset_demo_is_the_demo(demo: tuple[Path, str]) -> None:
+    out = demo[0]
+    before = (manifest(out)["spec_hash"], (out / "report.html").read_text())
+    code, stdout, stderr = invoke("run", "preset:demo", "--quick", "--out", str(out))
+    assert code == 0, stderr
+    assert stdout.count(": reused -> ") == len(DEMO_STEPS), "the same study: every step is a cache hit"
+    assert (manifest(out)["spec_hash"], (out / "report.html").read_text()) == before
 
 
 @pytest.mark.xdist_group("demo")
 def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> None:
-    out = demo[0] / "seed000-study"
+    out = demo[0] / "13-seed000-study"
     stdout = run_quick("seed000-visual-analysis", out)  # the demo ran exactly this preset
     assert stdout.count(": reused -> ") == 15, stdout
     table1 = pd.read_parquet(out / "04-table1" / "comparison.parquet").set_index("row")
@@ -233,8 +254,8 @@ def test_an_edited_study_reruns_only_the_changed_step_and_what_reads_it(tmp_path
     path.write_text(STUDY.replace("name: b,", "name: c,").replace('run: "b[', 'run: "c['))
     code, stdout, stderr = invoke("run", str(path), "--out", str(out))
     assert code == 0 and "c: done" in stdout, stderr
-    headings = report_headings(out)
-    assert any(h.startswith("02-c") for h in headings) and not any(h.startswith("02-b") for h in headings)
+    links = report_links(out)
+    assert "02-c/report.html" in links and "02-b/report.html" not in links
 
 
 def test_a_broken_study_is_one_line_exit_2_and_keeps_finished_steps(tmp_path: Path) -> None:
@@ -255,7 +276,8 @@ def test_a_broken_study_is_one_line_exit_2_and_keeps_finished_steps(tmp_path: Pa
 def test_presets_list_and_show(tmp_path: Path) -> None:
     code, stdout, _ = invoke("presets", "list", "--json")
     rows = {row["name"]: row for row in json.loads(stdout)}
-    assert code == 0 and len(rows) == 5 and rows["seed004-surfaces"]["steps"] == 26
+    assert code == 0 and len(rows) == 6 and rows["seed004-surfaces"]["steps"] == 26
+    assert rows["demo"]["steps"] == 13 and "experiment" in rows["demo"]["kinds"]
     code, stdout, _ = invoke("presets", "show", "seed002-from-scratch")
     assert code == 0 and stdout.startswith("# Seed 002")
     code, _, stderr = invoke("presets", "show", "seed999")

@@ -1,16 +1,15 @@
-"""The HTML report: self-contained, complete, re-rendered without recomputation, clean in a browser."""
+"""The HTML report: light, linked, complete, re-drawn without recomputation, clean in a browser."""
 
 from __future__ import annotations
 
-import base64
 import html
-import io
 import json
 import re
 import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 import pandas as pd
 import pytest
@@ -18,6 +17,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from optiscope.cli import app
+from optiscope.viz.plotly_files import read_plotly
 
 runner = CliRunner()
 
@@ -72,48 +72,57 @@ def full_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_report_is_self_contained_and_holds_every_figure(full_run: Path) -> None:
+def test_report_links_every_figure_opens_offline_and_stays_light(full_run: Path) -> None:
     page = (full_run / "report.html").read_text()
+    assert len(page.encode()) < 2_000_000, "no report.html over 2 MB"
     parser = _ReportParser()
     parser.feed(page)
-    assert not parser.scripts_src, "the report must not load scripts from anywhere"
     assert not [url for url in parser.urls if re.match(r"(https?:)?//", url)], "no network resources"
-    for link in parser.links:
-        assert link.startswith("#") and link[1:] in parser.ids, f"dangling link {link}"
+    for url in parser.urls:
+        if url.startswith("#"):
+            assert url[1:] in parser.ids, f"dangling anchor {url}"
+        else:
+            assert (full_run / unquote(url)).is_file(), f"dangling link {url}"
+    assert not [src for src in parser.images if src.startswith("data:")], "figures are linked, not embedded"
 
     stored = sorted(path.name for path in (full_run / "figures").iterdir())
     images = [name for name in stored if name.endswith((".png", ".gif"))]
     assert len(parser.images) == len(images) == 8, stored  # 5 PNG + 3 GIF
     frame_counts = []
     for source in parser.images:
-        mime, payload = source.split(",", 1)
-        image = Image.open(io.BytesIO(base64.b64decode(payload)))
+        image = Image.open(full_run / unquote(source))
         assert image.size[0] > 200 and image.size[1] > 200
-        if mime == "data:image/gif;base64":
+        if source.endswith(".gif"):
             frame_counts.append(image.n_frames)
     assert frame_counts == [8, 8, 8], "each GIF holds the requested number of frames"
 
-    interactive = [name for name in stored if name.endswith(".plotly.json")]
-    assert len(parser.figures) == len(interactive) == 3
-    for text in parser.figures.values():
-        figure = json.loads(text.replace("<\\/", "</"))
-        assert figure["data"], "an interactive figure without traces"
+    interactive = [name for name in stored if name.endswith(".plotly.js")]
+    figure_scripts = [src for src in parser.scripts_src if src.endswith(".plotly.js")]
+    assert len(figure_scripts) == len(interactive) == 3
+    for name in interactive:
+        assert read_plotly(full_run / "figures" / name)["data"], "an interactive figure without traces"
+    plotly_js = [src for src in parser.scripts_src if "assets/plotly-" in src]
+    assert len(plotly_js) == 1 and (full_run / plotly_js[0]).stat().st_size > 1_000_000
     runs = pd.read_parquet(full_run / "runs.parquet")
     configs = runs["spec"].nunique()
     assert parser.rows == (len(runs) + 1) + (configs + 1), "a summary row per config, a row per run, headers"
-    assert "<details><summary>every run (32)</summary>" in page
+    assert "every run (32)" in page
     assert "steps_to_tolerance" in page
 
 
 def test_report_command_rerenders_without_recomputing(full_run: Path) -> None:
-    watched = [full_run / "paths.parquet", *sorted((full_run / "units").iterdir())]
+    watched = [full_run / "paths.parquet", full_run / "runs.parquet"]
     before = [path.stat().st_mtime_ns for path in watched]
+    manifest = json.loads((full_run / "manifest.json").read_text())
     original = (full_run / "report.html").read_text()
     (full_run / "report.html").unlink()
     result = runner.invoke(app, ["report", str(full_run)])
     assert result.exit_code == 0, result.stderr
+    assert "nothing recomputed" in result.stdout
     assert (full_run / "report.html").read_text() == original
     assert [path.stat().st_mtime_ns for path in watched] == before
+    after = json.loads((full_run / "manifest.json").read_text())
+    assert (after["spec_hash"], after["timings"]) == (manifest["spec_hash"], manifest["timings"])
 
 
 def test_report_of_a_missing_run_is_a_clean_error(tmp_path: Path) -> None:
@@ -153,7 +162,7 @@ def test_report_opens_in_headless_chromium_without_console_errors(full_run: Path
         .read_text()
         .replace("<head>", "<head><script>" + _ERROR_HOOK + "</script>", 1)
     )
-    probe = tmp_path / "report.html"
+    probe = full_run / "probe.html"  # beside the report, so its relative links resolve
     probe.write_text(page)
     command = [
         _chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -169,16 +178,17 @@ def test_report_opens_in_headless_chromium_without_console_errors(full_run: Path
     assert html.unescape(recorded.group(1)) == "[]", f"page errors: {html.unescape(recorded.group(1))}"
     assert "Uncaught" not in done.stderr
     # plotly draws each interactive figure into a .plot-container; images are in the DOM.
+    probe.unlink()
     assert dom.count('class="plot-container plotly"') == 3, "every interactive figure must be drawn"
     assert dom.count("<img ") == 8
 
 
-def test_report_figures_redraws_from_tables_without_recomputing(full_run: Path) -> None:
-    units = sorted((full_run / "units").iterdir())
-    before = [path.stat().st_mtime_ns for path in [full_run / "paths.parquet", *units]]
+def test_report_redraws_figures_from_tables_without_recomputing(full_run: Path) -> None:
+    tables = [full_run / "paths.parquet", full_run / "runs.parquet"]
+    before = [path.stat().st_mtime_ns for path in tables]
     contour = full_run / "figures" / "contour.png"
     contour.unlink()
-    result = runner.invoke(app, ["report", str(full_run), "--figures"])
+    result = runner.invoke(app, ["report", str(full_run)])
     assert result.exit_code == 0, result.stderr
     assert contour.stat().st_size > 50_000
-    assert [path.stat().st_mtime_ns for path in [full_run / "paths.parquet", *units]] == before
+    assert [path.stat().st_mtime_ns for path in tables] == before

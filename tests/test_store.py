@@ -150,12 +150,51 @@ def test_fresh_run_manifest_and_complete(tmp_path: Path) -> None:
     assert set(manifest["versions"]) == {"python", "torch", "numpy", "optiscope", "platform"}
     assert manifest["device"] == "cuda:0" and manifest["seeds"] == {"torch": 0}
     assert manifest["timings"]["compute"] == 1.25 and manifest["timings"]["total"] >= 0
-    assert manifest["units"] == ["adam-0"] and manifest["n_runs"] == 2
+    # A complete run's unit caches are pruned: its tables hold the results.
+    assert manifest["units"] == [] and manifest["units_pruned"] == 1 and manifest["n_runs"] == 2
+    assert not (out / "units").exists()
     assert manifest["summary"] == {"best_loss": 1.0}
     sizes = {entry["path"]: entry["size"] for entry in manifest["files"]}
-    assert list(sizes) == ["paths.parquet", "units/adam-0.npz"]
+    assert list(sizes) == ["paths.parquet"]
     assert sizes == {p: (out / p).stat().st_size for p in sizes}
     assert manifest["created"].endswith("Z") and manifest["updated"] >= manifest["created"]
+
+
+def test_unit_computes_once_then_reads_back_and_records_the_reuse(tmp_path: Path) -> None:
+    calls = []
+
+    def compute() -> tuple[dict[str, np.ndarray], dict[str, int]]:
+        calls.append(1)
+        return {"x": np.arange(4.0)}, {"n": 4}
+
+    run = RunDir.open(tmp_path / "run", kind="paths", spec=SPEC)
+    arrays, meta = run.unit("u0", compute)
+    assert calls == [1] and meta == {"n": 4} and "reused_units" not in run.manifest
+    resumed = RunDir.open(tmp_path / "run", kind="paths", spec=SPEC)  # still running: a resume
+    again, meta = resumed.unit("u0", compute)
+    assert calls == [1], "a finished unit is read back, not recomputed"
+    np.testing.assert_array_equal(again["x"], arrays["x"])
+    assert resumed.manifest["reused_units"] == ["u0"]
+    kept, _ = resumed.unit("k0", compute, keep=True)
+    assert (tmp_path / "run" / "data" / "k0.npz").is_file() and calls == [1, 1]
+    with pytest.raises(StoreError, match="only a complete run's units are pruned"):
+        resumed.prune_units()
+    resumed.complete()
+    assert not (tmp_path / "run" / "units").exists(), "caches pruned on completion"
+    np.testing.assert_array_equal(resumed.load_kept("k0")[0]["x"], kept["x"])  # kept units stay
+
+
+def test_complete_without_pruning_keeps_the_units(tmp_path: Path) -> None:
+    run = RunDir.open(tmp_path / "run", kind="paths", spec=SPEC)
+    run.save_unit("u0", {"x": np.zeros(3)})
+    run.complete(prune=False)
+    assert run.manifest["units"] == ["u0"] and run.has_unit("u0")
+
+
+def test_units_are_stored_compressed(tmp_path: Path) -> None:
+    run = RunDir.open(tmp_path / "run", kind="paths", spec=SPEC)
+    path = run.save_unit("zeros", {"x": np.zeros(100_000)})
+    assert path.stat().st_size < 100_000 * 8 / 50, "a zero array compresses by far more than 50x"
 
 
 def test_units_roundtrip_and_validation(tmp_path: Path) -> None:

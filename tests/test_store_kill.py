@@ -114,7 +114,8 @@ def test_killed_job_resumes_and_matches_an_uninterrupted_run(tmp_path: Path) -> 
     fresh_lines = run_job(fresh, sleep="0")
     assert fresh_lines[0] == "resumed False" and len(fresh_lines) == 13
     resumed_run, fresh_run = load_run(out), load_run(fresh)
-    assert resumed_run.status == "complete" and resumed_run.manifest["units"] == sorted(all_units)
+    assert resumed_run.status == "complete" and resumed_run.manifest["units_pruned"] == len(all_units)
+    assert resumed_run.manifest["units"] == [] and not (out / "units").exists()
     pd.testing.assert_frame_equal(resumed_run.read_table("summary"), fresh_run.read_table("summary"))
     assert not [p for p in out.rglob("*") if p.name.endswith(".optiscope-tmp")]
 

@@ -9,7 +9,7 @@ import pandas as pd
 from typer.testing import CliRunner
 
 from optiscope.cli import app
-from optiscope.experiments.sweep import SweepConfig, cell_configs
+from optiscope.experiments.sweep_study import SweepConfig, cell_configs
 
 SWEEP_YAML = """
 base: {model: mlp, dataset: digits, optimizer: sgd, epochs: 2, patience: null}

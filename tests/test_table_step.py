@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from optiscope.errors import SpecError
-from optiscope.experiments.table_step import (
+from optiscope.experiments.table_study import (
     OurRow,
     TableSource,
     comparison_frame,
@@ -104,7 +104,7 @@ def test_a_paths_row_reads_its_optimizers_run(tmp_path: Path) -> None:
 
 def test_run_table_stores_the_table_the_findings_and_is_cached(tmp_path: Path) -> None:
     sources = _sources(tmp_path, [0.9, 0.5], [0.48, 0.10])
-    frame = run_table({"t": 1}, sources, ["test_accuracy"], tmp_path / "table", classes=10)
+    frame = run_table(sources, ["test_accuracy"], tmp_path / "table", classes=10)
     out = tmp_path / "table"
     pd.testing.assert_frame_equal(pd.read_parquet(out / "comparison.parquet"), frame)
     markdown = (out / "comparison.md").read_text()
@@ -112,5 +112,5 @@ def test_run_table_stores_the_table_the_findings_and_is_cached(tmp_path: Path) -
     assert "| row0 | 0.48 | 0.9 | 0.42 | complete | 10 |" in markdown
     assert (out / "findings.md").read_text().startswith("- test_accuracy: ours is higher")
     (tmp_path / "r0" / "metrics.parquet").unlink()  # a cache hit reads nothing of the sources
-    again = run_table({"t": 1}, sources, ["test_accuracy"], out, classes=10)
+    again = run_table(sources, ["test_accuracy"], out, classes=10)
     pd.testing.assert_frame_equal(again, frame)

@@ -21,9 +21,11 @@ def test_teaching_study_stores_traces_draws_figures_and_caches(tmp_path: Path) -
         "state-01-adam.png",
     ]
     assert json.loads((run.path / "manifest.json").read_text())["status"] == "complete"
-    assert (run.path / "report.html").stat().st_size > 50_000
+    page = (run.path / "report.html").read_text()
+    assert all(f'src="figures/{name}"' in page for name in figures), "the report links every figure"
+    assert len(page) < 100_000, "figures are linked, not embedded"
 
-    arrays, meta = run.load_unit("trace00")
+    arrays, meta = run.load_kept("trace00")  # the traces are results: kept after the caches go
     assert meta["spec"] == "momentum:lr=0.05,momentum=0.9"
     # The EMA momentum's stored velocity is the EMA of the stored gradients, written out here.
     velocity, expected = np.zeros(2), []

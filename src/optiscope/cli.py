@@ -1,105 +1,52 @@
 """The ``optiscope`` command: one sub-command per user task.
 
-Each command parses its arguments into a spec, calls one library function, and reports. Errors a
-user can cause become one line on stderr and exit code 2; anything else is a bug: exit code 1.
+Each command parses its arguments into a study config (and figure options), dispatches it to the
+study kind that runs it, and reports. Errors a user can cause become one line on stderr and exit
+code 2; anything else is a bug: exit code 1.
 """
 
 from __future__ import annotations
 
-import functools
 import json
-import os
-import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from optiscope.errors import OptiscopeError, SpecError
-
-app = typer.Typer(
-    name="optiscope",
-    help="See and measure how optimization algorithms behave.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from optiscope.cli_app import (
+    app,
+    handles_errors,
+    optimizers_app,
+    parse_grid,
+    parse_point,
+    progress_bar,
+    read_yaml,
+    surfaces_app,
 )
-optimizers_app = typer.Typer(help="The optimizer registry.", no_args_is_help=True)
-surfaces_app = typer.Typer(help="The 2-D test surfaces.", no_args_is_help=True)
-app.add_typer(optimizers_app, name="optimizers")
-app.add_typer(surfaces_app, name="surfaces")
+from optiscope.cli_experiments import run_preset  # also registers ``run`` and ``presets``
+from optiscope.errors import SpecError
 
-F = TypeVar("F", bound=Callable[..., Any])
+__all__ = ["app", "main"]
 
-
-def _fail(message: str, code: int) -> None:
-    typer.echo(message.replace("\n", " "), err=True)
-    raise typer.Exit(code)
-
-
-def handles_errors(command: F) -> F:
-    """Turn library errors into one stderr line + exit 2, and bugs into exit 1."""
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except (typer.Exit, typer.Abort, KeyboardInterrupt):
-            raise
-        except BrokenPipeError:
-            # The reader went away (`optiscope ... | head`): stop quietly, as Unix tools do.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(1) from None
-        except OptiscopeError as error:
-            _fail(f"error: {error}", 2)
-        except Exception as error:  # a bug: say so, and show the traceback on request
-            if os.environ.get("OPTISCOPE_DEBUG"):
-                raise
-            _fail(
-                f"internal error ({type(error).__name__}): {error}. Set OPTISCOPE_DEBUG=1 for the traceback.",
-                1,
-            )
-
-    return wrapper  # type: ignore[return-value]
+ThreeD = Annotated[bool | None, typer.Option("--3d/--no-3d", help="Draw the 3-D surface with the paths.")]
+Animate = Annotated[bool | None, typer.Option("--animate/--no-animate", help="Write animations (GIF).")]
+Interactive = Annotated[
+    bool | None, typer.Option("--interactive/--no-interactive", help="Add interactive (plotly) figures.")
+]
+Frames = Annotated[int | None, typer.Option(help="Frames per animation (default 60).")]
+Fps = Annotated[int | None, typer.Option(help="Animation frames per second (default 15).")]
+Mp4 = Annotated[
+    bool | None, typer.Option("--mp4/--gif", help="Animations as MP4 (needs optiscope[video]) or GIF.")
+]
+Dpi = Annotated[int | None, typer.Option(help="Resolution of the PNG figures (default 100).")]
 
 
-@contextmanager
-def _progress(description: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on a terminal; nothing when stderr is not a TTY."""
-    if not sys.stderr.isatty():
-        yield None
-        return
-    from rich.progress import Progress
-
-    with Progress(transient=True) as bar:
-        task = bar.add_task(description, total=None)
-
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-def _parse_point(text: str) -> tuple[float, float]:
-    from optiscope.spec_syntax import parse_value
-
-    parts = text.split(",")
-    if len(parts) != 2:
-        raise SpecError(f"a start point is 'X,Y', got {text!r}")
-    values = [parse_value(part) for part in parts]
-    if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in values):
-        raise SpecError(f"a start point is two numbers 'X,Y', got {text!r}")
-    return float(values[0]), float(values[1])
-
-
-def _parse_grid(text: str) -> int:
-    size = text.lower().split("x")
-    if len(size) != 2 or size[0] != size[1] or not size[0].isdigit():
-        raise SpecError(f"--starts takes a square grid like 20x20, got {text!r}")
-    return int(size[0])
+def _style(**options: Any) -> dict[str, Any]:
+    """The figure options given on the command line (the others keep their stored values)."""
+    mp4 = options.pop("mp4", None)
+    if mp4 is not None:
+        options["video"] = "mp4" if mp4 else "gif"
+    return {key: value for key, value in options.items() if value is not None}
 
 
 @optimizers_app.command("list")
@@ -181,53 +128,56 @@ def paths(
     loop: Annotated[
         bool, typer.Option("--loop", help="Run one optimizer per start (the reference loop).")
     ] = False,
-    three_d: Annotated[bool, typer.Option("--3d", help="Also draw the 3-D surface with the paths.")] = False,
-    animate: Annotated[bool, typer.Option("--animate", help="Also write GIF animations.")] = False,
-    interactive: Annotated[
-        bool, typer.Option("--interactive", help="Also write interactive (plotly) figures into the report.")
-    ] = False,
-    frames: Annotated[int, typer.Option(help="Frames per animation.")] = 60,
-    fps: Annotated[int, typer.Option(help="Animation frames per second.")] = 15,
-    mp4: Annotated[
-        bool, typer.Option("--mp4", help="Animations as MP4 (needs optiscope[video]) instead of GIF.")
-    ] = False,
+    keep_paths: Annotated[
+        str | None,
+        typer.Option(
+            "--keep-paths",
+            help="Full paths stored: all, sample:N (N starts spread over the grid) or none. "
+            "Default: all up to 400 starts, else sample:64. Every run's outcome and basin is stored.",
+        ),
+    ] = None,
+    three_d: ThreeD = None,
+    animate: Animate = None,
+    interactive: Interactive = None,
+    frames: Frames = None,
+    fps: Fps = None,
+    mp4: Mp4 = None,
+    dpi: Dpi = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this run.")] = False,
 ) -> None:
-    """Run optimizers on a 2-D surface; store paths.parquet, runs.parquet, figures and report.html in OUT."""
-    from optiscope.experiments.paths_study import PathsStudy, run_paths_study
+    """Run optimizers on a 2-D surface; store paths.parquet, runs.parquet, figures and report.html in OUT.
+
+    The figure options are not part of the run: asking again with other ones only re-draws.
+    """
+    from optiscope.experiments.paths_study import PathsConfig, run_paths_study
 
     if start and starts:
         raise SpecError("give --start or --starts, not both")
     surface_spec = surface if noise is None else f"{surface}{',' if ':' in surface else ':'}noise={noise}"
-    study = PathsStudy.build(
+    config = PathsConfig.build(
         surface=surface_spec,
         optimizers=tuple(opt),
-        starts=tuple(_parse_point(text) for text in start) if start else None,
-        start_grid=_parse_grid(starts) if starts else None,
+        starts=tuple(parse_point(text) for text in start) if start else None,
+        start_grid=parse_grid(starts) if starts else None,
         steps=steps,
         tol=tol,
         grad_noise=grad_noise,
         seed=seed,
         dtype=dtype,
         batched=not loop,
-        three_d=three_d,
-        animate=animate,
-        interactive=interactive,
-        frames=frames,
-        fps=fps,
-        video="mp4" if mp4 else "gif",
+        keep_paths=keep_paths,
     )
-    with _progress("paths") as progress:
-        result = run_paths_study(study, out, force=force, progress=progress)
-    if result.cached:
-        typer.echo(f"cached: {out} already holds this run; nothing recomputed (--force recomputes)")
-    _print_runs(result.paths)
+    style = _style(three_d=three_d, animate=animate, interactive=interactive, frames=frames, fps=fps,
+                   mp4=mp4, dpi=dpi)  # fmt: skip
+    with progress_bar("paths") as progress:
+        result = run_paths_study(config, out, style=style, force=force, progress=progress)
+    typer.echo(result.execution.describe())
+    _print_runs(result.run_dir.read_table("runs"))
     typer.echo(f"run directory: {result.run_dir.path}")
     typer.echo(f"report: {result.run_dir.path / 'report.html'}")
 
 
-def _print_runs(paths: Any) -> None:
-    frame = paths.runs_frame()
+def _print_runs(frame: Any) -> None:
     summary = frame.groupby("spec", sort=False).agg(
         runs=("run", "size"),
         converged=("status", lambda s: int((s == "converged").sum())),
@@ -243,18 +193,12 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Where to write the demo's runs.")] = Path(
         "optiscope-demo"
     ),
-    quick: Annotated[bool, typer.Option("--quick", help="A smaller demo (under 20 s).")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Smaller sizes (the preset's --quick).")] = False,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this demo.")] = False,
 ) -> None:
-    """The seed optimizers on the seed surfaces, offline: a run directory with its figures."""
-    from optiscope.experiments.demo import run_demo
-
-    with _progress("demo") as progress:
-        result = run_demo(out, quick=quick, force=force, progress=progress)
-    for line in result.summary_lines():
-        typer.echo(line)
-    typer.echo(f"report: {(result.run_dir.path / 'report.html').resolve()}")
-    typer.echo(f"demo written to: {result.run_dir.path.resolve()}")
+    """The seed optimizers on the seed surfaces and a small seed-000 study, offline (preset:demo)."""
+    run_preset("preset:demo", out, quick=quick, force=force)
+    typer.echo(f"demo written to: {Path(out).resolve()}")
 
 
 @app.command("train")
@@ -292,26 +236,29 @@ def train_command(
         int | None,
         typer.Option("--track-eigs", help="Track the top-2 Hessian eigenvalues over the last N steps."),
     ] = None,
+    dpi: Dpi = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this run.")] = False,
 ) -> None:
     """Train a network with any optimizer; store metrics, checkpoints, the weight path and a report."""
-    from optiscope.experiments.train_study import run_train_study
+    from optiscope.experiments.execute import execute
+    from optiscope.experiments.train_study import TRAIN
     from optiscope.nets.trainer import TrainConfig
 
-    fields = _read_yaml(config) if config is not None else {}
+    fields = read_yaml(config) if config is not None else {}
     flags = {"model": model, "dataset": dataset, "data_dir": data_dir, "optimizer": opt,
              "batch_size": batch_size, "epochs": epochs, "max_steps": steps, "patience": patience,
              "seed": seed, "limit": limit, "record_every": record_every, "device": device,
              "record": False if no_record else None, "download": True if download else None,
              "track_eigs": track_eigs}  # fmt: skip
     fields.update({key: value for key, value in flags.items() if value is not None})
-    with _progress("train (epochs)") as progress:
-        run = run_train_study(TrainConfig.build(**fields), out, force=force, progress=progress)
-    if run.run_dir is not None and run.run_dir.cached:
-        typer.echo(f"cached: {out} already holds this run; nothing recomputed (--force recomputes)")
-    last = run.metrics.iloc[-1]
-    typer.echo(f"status {run.status} after {run.steps} steps; test accuracy {last['test_accuracy']:.4f}, "
-               f"test loss {last['test_loss']:.4g}")  # fmt: skip
+    with progress_bar("train (epochs)") as progress:
+        execution = execute(TRAIN, TrainConfig.build(**fields), out, style=_style(dpi=dpi), force=force,
+                            progress=progress)  # fmt: skip
+    typer.echo(execution.describe())
+    summary = execution.run_dir.manifest.get("summary", {})
+    last = execution.run_dir.read_table("metrics").iloc[-1]
+    typer.echo(f"status {summary.get('status')} after {summary.get('steps')} steps; test accuracy "
+               f"{last['test_accuracy']:.4f}, test loss {last['test_loss']:.4g}")  # fmt: skip
     typer.echo(f"report: {Path(out) / 'report.html'}")
 
 
@@ -325,10 +272,10 @@ def sweep(
     force: Annotated[bool, typer.Option("--force", help="Recompute every cell.")] = False,
 ) -> None:
     """Train one run per grid cell (seed 000's Table II); results table, heatmap and report."""
-    from optiscope.experiments.sweep import SweepConfig, run_sweep
+    from optiscope.experiments.sweep_study import SweepConfig, run_sweep
 
-    with _progress("sweep (cells)") as progress:
-        results = run_sweep(SweepConfig.build(**_read_yaml(config)), out, force=force, progress=progress)
+    with progress_bar("sweep (cells)") as progress:
+        results = run_sweep(SweepConfig.build(**read_yaml(config)), out, force=force, progress=progress)
     typer.echo(results.to_string(index=False))
     typer.echo(f"report: {Path(out) / 'report.html'}")
 
@@ -366,13 +313,16 @@ def landscape(
     ] = False,
     engine: Annotated[str, typer.Option(help="auto, first_layer, vmap or loop.")] = "auto",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    interactive: Interactive = None,
+    dpi: Dpi = None,
     force: Annotated[
         bool, typer.Option("--force", help="Recompute even if OUT holds this landscape.")
     ] = False,
 ) -> None:
     """Loss landscape of a trained net around its final weights, with the training path on it."""
-    from optiscope.experiments.landscape_panels import cell_label, run_landscape_panels
-    from optiscope.experiments.landscape_study import LandscapeConfig, run_landscape_study
+    from optiscope.experiments.execute import execute
+    from optiscope.experiments.landscape_panels_study import cell_label, landscape_study_for
+    from optiscope.experiments.landscape_study import LandscapeConfig
 
     datas = list(data)
     configs = [
@@ -382,30 +332,22 @@ def landscape(
         for run in runs
         for selection in datas
     ]  # fmt: skip
-    if len(configs) > 1:
-        labels = [cell_label(config, len(runs), len(datas)) for config in configs]
-        target = out if out is not None else runs[0] / "landscape-panels"
-        with _progress("landscape (cells)") as progress:
-            results = run_landscape_panels(configs, labels, target, force=force, progress=progress)
-        for label, result in zip(labels, results, strict=True):
-            captured = (
-                "" if result.path is None else f", plane captures {100 * result.path.total_captured:.1f}%"
-            )
-            typer.echo(
-                f"{label}: loss at the centre {result.grid.loss[result.grid.center_index()]:.4g}{captured}"
-            )
-        typer.echo(f"report: {Path(target) / 'report.html'}")
-        return
-    with _progress("landscape (chunks)") as progress:
-        result = run_landscape_study(configs[0], out, force=force, progress=progress)
-    if result.run_dir.cached:
-        typer.echo(f"cached: {result.run_dir.path} already holds this landscape; nothing recomputed")
-    summary = result.run_dir.read_table("summary").iloc[0]
-    typer.echo(f"engine {summary['engine']}; loss at the centre {summary['center_loss']:.4g}, "
-               f"range {summary['min_loss']:.4g}..{summary['max_loss']:.4g}")  # fmt: skip
-    if result.path is not None:
-        typer.echo(f"the plane captures {100 * result.path.total_captured:.1f}% of the training path")
-    typer.echo(f"report: {result.run_dir.path / 'report.html'}")
+    labels = [cell_label(config, len(runs), len(datas)) for config in configs]
+    kind, config = landscape_study_for(configs, labels)
+    target = out if out is not None else runs[0] / ("landscape" if len(configs) == 1 else "landscape-panels")
+    with progress_bar("landscape") as progress:
+        execution = execute(kind, config, target, style=_style(interactive=interactive, dpi=dpi), force=force,
+                            progress=progress)  # fmt: skip
+    typer.echo(execution.describe())
+    summary = execution.run_dir.read_table("summary")
+    for _, row in summary.iterrows():
+        label = f"{row['cell']}: " if "cell" in summary.columns else ""
+        captured = "" if row["path_captured"] != row["path_captured"] else (
+            f"; the plane captures {100 * row['path_captured']:.1f}% of the training path"
+        )  # fmt: skip
+        typer.echo(f"{label}engine {row['engine']}; loss at the centre {row['center_loss']:.4g}, "
+                   f"range {row['min_loss']:.4g}..{row['max_loss']:.4g}{captured}")  # fmt: skip
+    typer.echo(f"report: {execution.path / 'report.html'}")
 
 
 @app.command()
@@ -430,6 +372,8 @@ def curvature(
         str, typer.Option(help="train, test, batch:SIZE (the first batch) or subset:N.")
     ] = "train",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    interactive: Interactive = None,
+    dpi: Dpi = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this study.")] = False,
 ) -> None:
     """Curvature of a trained net: top Hessian eigenpairs, trace, density, loss along eigenvectors."""
@@ -437,8 +381,9 @@ def curvature(
 
     config = CurvatureConfig.build(run=str(run), top_k=top_k, tol=tol, method=method, trace=with_trace,
                                    density=with_density, along=along, data=data, device=device)  # fmt: skip
-    with _progress("curvature (stages)") as progress:
-        result = run_curvature_study(config, out, force=force, progress=progress)
+    with progress_bar("curvature (stages)") as progress:
+        result = run_curvature_study(config, out, style=_style(interactive=interactive, dpi=dpi),
+                                     force=force, progress=progress)  # fmt: skip
     spectrum = result.spectrum
     values = ", ".join(f"{value:.6g}" for value in spectrum.values)
     typer.echo(f"top-{spectrum.k} eigenvalues {values} (max residual {spectrum.residuals.max():.2g}, "
@@ -452,41 +397,30 @@ def curvature(
     typer.echo(f"report: {result.run_dir.path / 'report.html'}")
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    import yaml
-
-    try:
-        loaded = yaml.safe_load(path.read_text())
-    except OSError as error:
-        raise SpecError(f"cannot read {path}: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise SpecError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
-    if not isinstance(loaded, dict):
-        raise SpecError(f"{path} must hold a mapping of config fields")
-    return loaded
-
-
 @app.command()
 @handles_errors
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run directory (its manifest.json is read).")],
-    figures: Annotated[
-        bool, typer.Option("--figures", help="Also redraw a paths run's figures from its stored tables.")
-    ] = False,
+    three_d: ThreeD = None,
+    animate: Animate = None,
+    interactive: Interactive = None,
+    frames: Frames = None,
+    fps: Fps = None,
+    mp4: Mp4 = None,
+    dpi: Dpi = None,
 ) -> None:
-    """(Re)render RUN_DIR/report.html (and with --figures its figures) from stored results."""
-    from optiscope.experiments.paths_render import write_report
-    from optiscope.experiments.paths_study import rerender_paths_study
-    from optiscope.store import load_run
+    """Re-draw RUN_DIR's figures and report.html from its stored files, with new figure options.
 
-    run = load_run(run_dir)
-    if figures:
-        if run.manifest.get("kind") != "paths":
-            raise SpecError(
-                f"--figures redraws paths runs; {run_dir} holds a {run.manifest.get('kind')!r} run"
-            )
-        rerender_paths_study(run)
-    typer.echo(f"report: {write_report(run)}")
+    Nothing is recomputed. Options not given keep the values the run was last drawn with; a run
+    that holds other runs (a study, a sweep, panels) re-draws them too.
+    """
+    from optiscope.experiments.registry import redraw
+
+    style = _style(three_d=three_d, animate=animate, interactive=interactive, frames=frames, fps=fps,
+                   mp4=mp4, dpi=dpi)  # fmt: skip
+    drawn = redraw(run_dir, style)
+    typer.echo(f"re-drawn, nothing recomputed: {drawn.path}")
+    typer.echo(f"report: {drawn.path / 'report.html'}")
 
 
 def main() -> None:
@@ -494,12 +428,5 @@ def main() -> None:
     app()
 
 
-# Sub-commands that live in their own module register themselves on ``app`` when imported.
-import optiscope.cli_experiments  # noqa: E402, F401
-
 if __name__ == "__main__":
-    # ``python -m optiscope.cli`` runs this file as ``__main__``, a second copy of the module:
-    # run the imported ``optiscope.cli``, on whose ``app`` the other modules registered.
-    import importlib
-
-    importlib.import_module("optiscope.cli").main()
+    main()

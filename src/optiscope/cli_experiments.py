@@ -8,10 +8,37 @@ from typing import Annotated
 
 import typer
 
-from optiscope.cli import _progress, app, handles_errors
+from optiscope.cli_app import app, handles_errors, progress_bar
 
-presets_app = typer.Typer(help="The seed studies, shipped as experiment YAMLs.", no_args_is_help=True)
+__all__ = ["presets_app", "run_preset"]
+
+presets_app = typer.Typer(
+    help="The seed studies and the demo, shipped as experiment YAMLs.", no_args_is_help=True
+)
 app.add_typer(presets_app, name="presets")
+
+
+def run_preset(
+    experiment: str,
+    out: Path,
+    *,
+    quick: bool = False,
+    dataset: str | None = None,
+    data_dir: str | None = None,
+    force: bool = False,
+) -> None:
+    """Run a study (a YAML path or ``preset:NAME``) and print what each step did."""
+    from optiscope.experiments.experiment_spec import resolve
+    from optiscope.experiments.experiment_study import run_experiment
+    from optiscope.experiments.presets import load_source
+
+    study = resolve(load_source(experiment), quick=quick, dataset=dataset, data_dir=data_dir)
+    with progress_bar(f"{study.name} (steps)") as progress:
+        update = None if progress is None else (lambda done, total, _: progress(done, total))
+        result = run_experiment(study, out, force=force, progress=update)
+    for name, folder in result.folders.items():
+        typer.echo(f"{name}: {'reused' if result.cached[name] else 'done'} -> {folder}")
+    typer.echo(f"report: {(result.run_dir.path / 'report.html').resolve()}")
 
 
 @app.command("run")
@@ -31,17 +58,7 @@ def run_command(
     force: Annotated[bool, typer.Option("--force", help="Recompute every step.")] = False,
 ) -> None:
     """Run a study: each step cached by its spec and resumable; one report at the end."""
-    from optiscope.experiments.experiment_runner import run_experiment
-    from optiscope.experiments.experiment_spec import resolve
-    from optiscope.experiments.presets import load_source
-
-    study = resolve(load_source(experiment), quick=quick, dataset=dataset, data_dir=data_dir)
-    with _progress(f"{study.name} (steps)") as progress:
-        update = None if progress is None else (lambda done, total, _: progress(done, total))
-        result = run_experiment(study, out, force=force, progress=update)
-    for name, folder in result.folders.items():
-        typer.echo(f"{name}: {'reused' if result.cached[name] else 'done'} -> {folder}")
-    typer.echo(f"report: {(result.run_dir.path / 'report.html').resolve()}")
+    run_preset(experiment, out, quick=quick, dataset=dataset, data_dir=data_dir, force=force)
 
 
 @presets_app.command("list")

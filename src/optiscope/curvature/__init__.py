@@ -4,7 +4,6 @@ density, and warm-started eigen-tracking along training (seed 001)."""
 from __future__ import annotations
 
 from optiscope.curvature.density import SpectralDensity, density, density_of, lanczos_tridiagonal
-from optiscope.curvature.density_figure import density_figure
 from optiscope.curvature.eigen import residual_norms, top_eigen, top_eigen_of
 from optiscope.curvature.errors import CurvatureError
 from optiscope.curvature.hvp import HVP_MODES, HessianOperator, select_parameters
@@ -14,7 +13,6 @@ from optiscope.curvature.probes import rademacher
 from optiscope.curvature.spectrum import Spectrum
 from optiscope.curvature.trace import TraceEstimate, hutch_plus_plus, hutchinson, trace, trace_of
 from optiscope.curvature.tracker import EigenTracker, TrackRecord
-from optiscope.curvature.tracker_figure import ratio_figure
 
 __all__ = [
     "HVP_MODES",
@@ -27,14 +25,12 @@ __all__ = [
     "TrackRecord",
     "block_krylov",
     "density",
-    "density_figure",
     "density_of",
     "hutch_plus_plus",
     "hutchinson",
     "lanczos_tridiagonal",
     "power_iteration",
     "rademacher",
-    "ratio_figure",
     "residual_norms",
     "select_parameters",
     "top_eigen",

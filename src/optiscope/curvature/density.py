@@ -11,8 +11,9 @@ net optimization via Hessian eigenvalue density").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -49,6 +50,23 @@ class SpectralDensity:
     def mean(self) -> float:
         """Mean eigenvalue of the quadrature, an estimate of ``tr(H) / n``."""
         return float(np.sum(self.weights * self.nodes) / self.nodes.shape[0])
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The density as a store unit (or file): arrays and JSON meta."""
+        arrays = {"grid": self.grid, "density": self.density, "nodes": self.nodes, "weights": self.weights}
+        return arrays, {"sigma": float(self.sigma), "hvps": int(self.hvps)}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> SpectralDensity:
+        """The inverse of :meth:`to_arrays`."""
+        return cls(
+            np.asarray(arrays["grid"]),
+            np.asarray(arrays["density"]),
+            np.asarray(arrays["nodes"]),
+            np.asarray(arrays["weights"]),
+            float(meta["sigma"]),
+            int(meta["hvps"]),
+        )
 
 
 def lanczos_tridiagonal(

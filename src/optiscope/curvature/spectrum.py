@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,3 +46,33 @@ class Spectrum:
         if self.k < 2:
             raise ValueError("the ratio needs at least two eigenvalues")
         return float(self.values[0] / self.values[1])
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The spectrum as a store unit: arrays and JSON meta (non-JSON solver details dropped)."""
+        meta = {
+            key: value
+            for key, value in self.meta.items()
+            if isinstance(value, str | int | float | bool | list | None)
+        }
+        arrays = {"values": self.values, "vectors": self.vectors, "residuals": self.residuals}
+        info = {
+            "method": self.method,
+            "hvps": int(self.hvps),
+            "seconds": float(self.seconds),
+            "tol": float(self.tol),
+        }
+        return arrays, {**info, "meta": meta}
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Spectrum:
+        """The inverse of :meth:`to_arrays`."""
+        return cls(
+            np.asarray(arrays["values"]),
+            np.asarray(arrays["vectors"]),
+            np.asarray(arrays["residuals"]),
+            str(meta["method"]),
+            int(meta["hvps"]),
+            float(meta["seconds"]),
+            float(meta["tol"]),
+            dict(meta.get("meta", {})),
+        )

@@ -10,9 +10,11 @@ standard error is that of the remainder's Hutchinson part.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,6 +42,16 @@ class TraceEstimate:
     stderr: float
     samples: int
     hvps: int
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """The estimate as a store unit: no arrays, its numbers as JSON meta."""
+        return {}, {"value": float(self.value), "stderr": float(self.stderr), "samples": int(self.samples),
+                    "hvps": int(self.hvps)}  # fmt: skip
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> TraceEstimate:
+        """The inverse of :meth:`to_arrays`."""
+        return cls(float(meta["value"]), float(meta["stderr"]), int(meta["samples"]), int(meta["hvps"]))
 
 
 def _quadratic_forms(operator: HessianOperator, probes: torch.Tensor, chunk: int = 32) -> torch.Tensor:

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +20,34 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
-from optiscope.curvature import HessianOperator, SpectralDensity, Spectrum, density, top_eigen, trace
+from optiscope.curvature import (
+    HessianOperator,
+    SpectralDensity,
+    Spectrum,
+    TraceEstimate,
+    density,
+    top_eigen,
+    trace,
+)
+from optiscope.experiments.curvature_render import (
+    DENSITY_FILE,
+    EIGENVECTORS_FILE,
+    CurvatureResult,
+    load_curvature,
+    render_curvature,
+)
+from optiscope.experiments.execute import execute
 from optiscope.experiments.landscape_study import check_data_spec, select_data
-from optiscope.experiments.paths_render import write_report
+from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind, Style
 from optiscope.landscape.directions import directions_from_vectors
 from optiscope.landscape.evaluate import evaluate_points
 from optiscope.landscape.grid import LandscapeGrid
 from optiscope.nets.trained import TrainedRun, load_trained
 from optiscope.store import RunDir
+from optiscope.store.units import encode_unit
 from optiscope.validated import validated
 
-__all__ = ["CurvatureConfig", "CurvatureResult", "run_curvature_study"]
-
-EIGENVECTORS_FILE = "eigenvectors.safetensors"
+__all__ = ["CURVATURE", "CurvatureConfig", "CurvatureResult", "load_curvature", "run_curvature_study"]
 
 
 class CurvatureConfig(BaseModel):
@@ -79,107 +93,33 @@ class CurvatureConfig(BaseModel):
         return validated(cls, fields)
 
 
-@dataclass
-class CurvatureResult:
-    """What a curvature study measured."""
-
-    spectrum: Spectrum
-    run_dir: RunDir
-    trace: dict[str, float] | None = None
-    density: SpectralDensity | None = None
-    along_line: pd.DataFrame | None = None
-    along_plane: LandscapeGrid | None = None
-
-
 def _spectrum(run_dir: RunDir, config: CurvatureConfig, model: nn.Module, data: Any) -> Spectrum:
-    if run_dir.has_unit("spectrum"):
-        arrays, meta = run_dir.load_unit("spectrum")
-        return Spectrum(
-            arrays["values"],
-            arrays["vectors"],
-            arrays["residuals"],
-            meta["method"],
-            meta["hvps"],
-            meta["seconds"],
-            meta["tol"],
-            meta.get("meta", {}),
-        )
-    spectrum = top_eigen(
-        model,
-        nn.CrossEntropyLoss(),
-        data,
-        k=config.top_k,
-        tol=config.tol,
-        method=config.method,
-        device=config.device,
-        seed=config.seed,
-        dtype=torch.float64,
-    )
-    run_dir.save_unit(
+    return run_dir.record_unit(
         "spectrum",
-        {"values": spectrum.values, "vectors": spectrum.vectors, "residuals": spectrum.residuals},
-        {
-            "method": spectrum.method,
-            "hvps": spectrum.hvps,
-            "seconds": spectrum.seconds,
-            "tol": spectrum.tol,
-            "meta": _json_safe(spectrum.meta),
-        },
-    )
-    return spectrum
+        Spectrum,
+        lambda: top_eigen(model, nn.CrossEntropyLoss(), data, k=config.top_k, tol=config.tol,
+                          method=config.method, device=config.device, seed=config.seed, dtype=torch.float64),
+    )  # fmt: skip
 
 
-def _json_safe(meta: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in meta.items() if isinstance(v, str | int | float | bool | list | type(None))}
-
-
-def _trace(run_dir: RunDir, config: CurvatureConfig, model: nn.Module, data: Any) -> dict[str, float]:
-    if not run_dir.has_unit("trace"):
-        estimate = trace(
-            model,
-            nn.CrossEntropyLoss(),
-            data,
-            method=config.trace_method,
-            samples=config.trace_samples,
-            seed=config.seed,
-            device=config.device,
-            dtype=torch.float64,
-        )
-        row = {
-            "method": config.trace_method,
-            "value": float(estimate.value),
-            "stderr": float(estimate.stderr),
-            "samples": int(estimate.samples),
-            "hvps": int(estimate.hvps),
-        }
-        run_dir.save_unit("trace", {}, row)
-    return run_dir.load_unit("trace")[1]
+def _trace(run_dir: RunDir, config: CurvatureConfig, model: nn.Module, data: Any) -> TraceEstimate:
+    return run_dir.record_unit(
+        "trace",
+        TraceEstimate,
+        lambda: trace(model, nn.CrossEntropyLoss(), data, method=config.trace_method,
+                      samples=config.trace_samples, seed=config.seed, device=config.device,
+                      dtype=torch.float64),
+    )  # fmt: skip
 
 
 def _density(run_dir: RunDir, config: CurvatureConfig, model: nn.Module, data: Any) -> SpectralDensity:
-    if run_dir.has_unit("density"):
-        arrays, meta = run_dir.load_unit("density")
-        return SpectralDensity(
-            arrays["grid"], arrays["density"], arrays["nodes"], arrays["weights"], meta["sigma"], meta["hvps"]
-        )
-    result = density(
-        model,
-        nn.CrossEntropyLoss(),
-        data,
-        steps=config.density_steps,
-        probes=config.density_probes,
-        seed=config.seed,
-        device=config.device,
-        dtype=torch.float64,
-    )
-    arrays = {
-        "grid": result.grid,
-        "density": result.density,
-        "nodes": result.nodes,
-        "weights": result.weights,
-    }
-    run_dir.save_unit("density", arrays, {"sigma": float(result.sigma), "hvps": int(result.hvps)})
-    return result
+    return run_dir.record_unit(
+        "density",
+        SpectralDensity,
+        lambda: density(model, nn.CrossEntropyLoss(), data, steps=config.density_steps,
+                        probes=config.density_probes, seed=config.seed, device=config.device,
+                        dtype=torch.float64),
+    )  # fmt: skip
 
 
 def _span(config: CurvatureConfig, top_value: float) -> float:
@@ -199,10 +139,7 @@ def _along(
     top = directions_from_vectors(
         spectrum.vectors[:, :1].T, model, kind="hessian", meta={"eigenvalues": [float(spectrum.values[0])]}
     )
-    if not run_dir.has_unit("along-1"):
-        loss, accuracy = evaluate_points(model, loss_fn, data, top, line[:, None], device=config.device)
-        run_dir.save_unit("along-1", {"loss": loss, "accuracy": accuracy})
-    arrays, _ = run_dir.load_unit("along-1")
+    arrays, _ = run_dir.unit("along-1", lambda: _points(model, data, top, line[:, None], config.device))
     center = float(arrays["loss"][len(line) // 2])
     gradient = HessianOperator(
         model, loss_fn, data, device=config.device, dtype=torch.float64, mode="jvp"
@@ -221,11 +158,8 @@ def _along(
         meta={"eigenvalues": [float(v) for v in spectrum.values[:2]]},
     )
     axis = np.linspace(-span, span, config.plane_points)
-    if not run_dir.has_unit("along-2"):
-        coords = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
-        loss, accuracy = evaluate_points(model, loss_fn, data, plane, coords, device=config.device)
-        run_dir.save_unit("along-2", {"loss": loss, "accuracy": accuracy})
-    arrays, _ = run_dir.load_unit("along-2")
+    coords = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
+    arrays, _ = run_dir.unit("along-2", lambda: _points(model, data, plane, coords, config.device))
     shape = (len(axis), len(axis))
     attrs = {"directions_kind": "hessian", "data": config.data, "eigenvalues": plane.meta["eigenvalues"]}
     return frame, LandscapeGrid(
@@ -233,50 +167,63 @@ def _along(
     )
 
 
-def run_curvature_study(
-    config: CurvatureConfig,
-    out: str | Path | None = None,
-    *,
-    force: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> CurvatureResult:
-    """Measure the curvature of ``config.run`` into ``out`` (default ``RUN/curvature``), then render."""
+def _points(
+    model: nn.Module, data: Any, directions: Any, coords: np.ndarray, device: str
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Loss and accuracy at ``coords`` on ``directions``, as a unit's arrays."""
+    loss, accuracy = evaluate_points(model, nn.CrossEntropyLoss(), data, directions, coords, device=device)
+    return {"loss": loss, "accuracy": accuracy}, {}
+
+
+def _compute(config: CurvatureConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
+    """Each stage is a unit (spectrum, trace, density, along-1, along-2); then the stored files."""
     trained = load_trained(config.run, device=config.device)
-    out = Path(out) if out is not None else Path(config.run) / "curvature"
-    run_dir = RunDir.open(out, kind="curvature", spec=config.model_dump(mode="json"), force=force)
     data = select_data(trained, config.data)
     began = time.perf_counter()
     stages = 1 + config.trace + config.density + config.along
     spectrum = _spectrum(run_dir, config, trained.model, data)
     result = CurvatureResult(spectrum, run_dir)
-    done = 1
-    if progress is not None:
-        progress(done, stages)
+    ctx.report(1, stages)
     if config.trace:
-        result.trace = _trace(run_dir, config, trained.model, data)
-        done += 1
-        if progress is not None:
-            progress(done, stages)
+        estimate = _trace(run_dir, config, trained.model, data)
+        result.trace = {"method": config.trace_method, **estimate.to_arrays()[1]}
+        ctx.report(2, stages)
     if config.density:
         result.density = _density(run_dir, config, trained.model, data)
-        done += 1
-        if progress is not None:
-            progress(done, stages)
+        ctx.report(2 + config.trace, stages)
     if config.along:
         result.along_line, result.along_plane = _along(run_dir, config, trained, data, spectrum)
     _store(run_dir, result, trained)
-    from optiscope.experiments.curvature_render import render_curvature
-
-    render_curvature(result, title=_title(trained, config))
+    run_dir.set_info(title=_title(trained, config))
     run_dir.record_timing("curvature", time.perf_counter() - began)
-    run_dir.complete(
-        lambda1=float(spectrum.values[0]),
-        ratio=float(spectrum.values[0] / spectrum.values[1]) if spectrum.k > 1 else None,
-    )
-    write_report(run_dir)
-    if out.parent.resolve() == Path(config.run).resolve():
-        write_report(trained.run_dir)
-    return result
+    return {
+        "lambda1": float(spectrum.values[0]),
+        "ratio": float(spectrum.values[0] / spectrum.values[1]) if spectrum.k > 1 else None,
+    }
+
+
+CURVATURE: StudyKind[CurvatureConfig] = StudyKind(
+    name="curvature",
+    config=CurvatureConfig,
+    run=_compute,
+    render=render_curvature,
+    default_style=Style(interactive=True),
+    seeds=lambda config: {"probes": config.seed},
+)
+
+
+def run_curvature_study(
+    config: CurvatureConfig,
+    out: str | Path | None = None,
+    *,
+    style: Mapping[str, Any] | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> CurvatureResult:
+    """Measure the curvature of ``config.run`` into ``out`` (default ``RUN/curvature``), and draw it."""
+    target = out if out is not None else Path(config.run) / "curvature"
+    execution = execute(CURVATURE, config, target, style=style, force=force, progress=progress)
+    return load_curvature(execution.run_dir)
 
 
 def _store(run_dir: RunDir, result: CurvatureResult, trained: TrainedRun) -> None:
@@ -303,6 +250,9 @@ def _store(run_dir: RunDir, result: CurvatureResult, trained: TrainedRun) -> Non
     run_dir.write_bytes(EIGENVECTORS_FILE, vectors.to_bytes())
     if result.trace is not None:
         run_dir.write_table("trace", pd.DataFrame([result.trace]))
+    if result.density is not None:
+        arrays, meta = result.density.to_arrays()
+        run_dir.write_bytes(DENSITY_FILE, encode_unit(arrays, meta))
     if result.along_line is not None:
         run_dir.write_table("along_top1", result.along_line)
     if result.along_plane is not None:

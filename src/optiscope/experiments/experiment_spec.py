@@ -23,6 +23,7 @@ from optiscope.experiments.experiment_steps import (
     AdagradTimingStep,
     CompareStep,
     CurvatureStep,
+    ExperimentStep,
     LandscapeStep,
     PathsStep,
     SweepStep,
@@ -30,7 +31,7 @@ from optiscope.experiments.experiment_steps import (
     TeachingStep,
     TrainStep,
 )
-from optiscope.experiments.sweep import SweepConfig, cell_configs
+from optiscope.experiments.sweep_study import SweepConfig, cell_configs
 from optiscope.optimizers import parse_spec
 from optiscope.spec_syntax import parse_named_args
 
@@ -45,7 +46,8 @@ Step = Annotated[
     | CompareStep
     | TableStep
     | TeachingStep
-    | AdagradTimingStep,
+    | AdagradTimingStep
+    | ExperimentStep,
     Field(discriminator="kind"),
 ]
 

@@ -4,7 +4,9 @@ Each step names itself (``name``, also its folder) and carries the fields of the
 so a YAML step reads like the CLI command it replaces. Steps that work on trained networks
 (``landscape``, ``curvature``, ``compare``, ``table``) refer to earlier steps by name; a sweep
 cell is ``SWEEP[key=value,...]`` and one optimizer of a paths step is ``PATHS[spec]``.
-``quick`` holds the fields a ``--quick`` run replaces.
+``quick`` holds the fields a ``--quick`` run replaces. Every step may also carry figure options
+(``three_d``, ``animate``, ``frames``, ...): they go to the step's stored style, never into its
+cache key.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 from optiscope.errors import OptiscopeError
-from optiscope.experiments.adagrad_timing import AdagradTimingConfig
+from optiscope.experiments.adagrad_timing_study import AdagradTimingConfig
 from optiscope.experiments.curvature_study import CurvatureConfig
 from optiscope.experiments.landscape_study import LandscapeConfig
-from optiscope.experiments.paths_study import PathsStudy
-from optiscope.experiments.sweep import SweepConfig, cell_configs
+from optiscope.experiments.paths_study import PathsConfig
+from optiscope.experiments.protocol import StyleOptions, style_overrides
+from optiscope.experiments.sweep_study import SweepConfig, cell_configs
 from optiscope.experiments.teaching_study import TeachingStudy
 from optiscope.nets.budget import SeedBudget
 from optiscope.nets.trainer import TrainConfig
@@ -30,6 +33,7 @@ __all__ = [
     "AdagradTimingStep",
     "CompareStep",
     "CurvatureStep",
+    "ExperimentStep",
     "LandscapeStep",
     "PathsStep",
     "StepBase",
@@ -45,8 +49,9 @@ STEP_NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]*$"
 _INHERITED_ELSEWHERE = {"run", "device"}
 
 
-class StepBase(BaseModel):
-    """What every step has: a name (its folder), an optional title and note, and quick overrides."""
+class StepBase(StyleOptions):  # type: ignore[misc, valid-type]
+    """What every step has: a name (its folder), an optional title and note, quick overrides, and
+    figure options."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -58,6 +63,14 @@ class StepBase(BaseModel):
     def references(self) -> list[str]:
         """The earlier steps (by reference) this one reads."""
         return []
+
+    def style(self) -> dict[str, Any]:
+        """The figure options this step gives (the rest come from its kind's default style)."""
+        return style_overrides(self)
+
+    def fields_of(self, model: type[BaseModel]) -> dict[str, Any]:
+        """This step's values of ``model``'s fields (the study config it carries)."""
+        return self.model_dump(include=set(model.model_fields))
 
 
 def _copied_fields(model: type[BaseModel]) -> dict[str, Any]:
@@ -76,7 +89,7 @@ def _check_study(build: Any, *args: Any, **fields: Any) -> None:
         raise ValueError(str(error)) from None
 
 
-class PathsStep(StepBase, PathsStudy):
+class PathsStep(StepBase, PathsConfig):
     """Optimizers on a 2-D surface (``optiscope paths``)."""
 
     kind: Literal["paths"]
@@ -86,8 +99,8 @@ class PathsStep(StepBase, PathsStudy):
         _check_study(get_surface, self.surface)
         return self
 
-    def study(self) -> PathsStudy:
-        return PathsStudy.build(**self.model_dump(include=set(PathsStudy.model_fields)))
+    def study(self) -> PathsConfig:
+        return PathsConfig.build(**self.fields_of(PathsConfig))
 
 
 class TrainStep(StepBase, TrainConfig):
@@ -214,7 +227,7 @@ class TeachingStep(StepBase, TeachingStudy):
     kind: Literal["teaching"]
 
     def study(self) -> TeachingStudy:
-        return TeachingStudy(**self.model_dump(include=set(TeachingStudy.model_fields)))
+        return TeachingStudy(**self.fields_of(TeachingStudy))
 
 
 class AdagradTimingStep(StepBase, AdagradTimingConfig):
@@ -223,7 +236,15 @@ class AdagradTimingStep(StepBase, AdagradTimingConfig):
     kind: Literal["adagrad_timing"]
 
     def config(self) -> AdagradTimingConfig:
-        return AdagradTimingConfig(**self.model_dump(include=set(AdagradTimingConfig.model_fields)))
+        return AdagradTimingConfig(**self.fields_of(AdagradTimingConfig))
+
+
+class ExperimentStep(StepBase):
+    """A whole study inside this one (the demo holds seed 000's preset at quick sizes)."""
+
+    kind: Literal["experiment"]
+    source: str = Field(description="preset:NAME or a YAML path")
+    as_quick: bool = Field(default=False, description="run it at its --quick sizes")
 
 
 STEP_TYPES: dict[str, type[StepBase]] = {
@@ -236,4 +257,5 @@ STEP_TYPES: dict[str, type[StepBase]] = {
     "table": TableStep,
     "teaching": TeachingStep,
     "adagrad_timing": AdagradTimingStep,
+    "experiment": ExperimentStep,
 }

@@ -1,17 +1,21 @@
-"""Draw a stored landscape study: contour, heat map, 3-D (static and interactive), path fidelity.
+"""A stored landscape study: read back from its files, and drawn (contour, heat map, 3-D, fidelity).
 
-Everything is drawn from the grid, the path table and the gradient the study computed; nothing
+Everything is drawn from the grid, the path table and the gradient the study stored; nothing
 here evaluates the model.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from optiscope.landscape.projection import PathProjection
+from optiscope.experiments.protocol import Style
+from optiscope.landscape.directions_base import Directions
+from optiscope.landscape.grid import LandscapeGrid
+from optiscope.landscape.projection import PathProjection, PlaneGradient
+from optiscope.store import RunDir
 from optiscope.viz.landscape_figures import (
     landscape_contour,
     landscape_curve,
@@ -20,41 +24,85 @@ from optiscope.viz.landscape_figures import (
     path_fidelity_figure,
 )
 from optiscope.viz.landscape_interactive import landscape_surface_plotly
+from optiscope.viz.plotly_files import save_plotly
 
-__all__ = ["drawn_path", "render_landscape"]
+__all__ = [
+    "DIRECTIONS_FILE",
+    "GRID_FILE",
+    "LandscapeResult",
+    "drawn_path",
+    "load_landscape",
+    "path_from_table",
+    "render_landscape",
+]
+
+DIRECTIONS_FILE = "directions.safetensors"
+GRID_FILE = "landscape.nc"
 
 
-def drawn_path(result: Any) -> PathProjection | None:
+@dataclass
+class LandscapeResult:
+    """What a landscape study produced (the objects the figures are drawn from)."""
+
+    grid: LandscapeGrid
+    directions: Directions
+    run_dir: RunDir
+    path: PathProjection | None = None
+    path_table: pd.DataFrame | None = None
+    gradient: PlaneGradient | None = None
+
+
+def path_from_table(table: pd.DataFrame, total_captured: float) -> PathProjection:
+    """The stored path table's snapshots (at most a few hundred) as a :class:`PathProjection`."""
+    columns = ["alpha", "beta"] if "beta" in table.columns else ["alpha"]
+    return PathProjection(
+        coords=table[columns].to_numpy(dtype=float),
+        steps=table["step"].to_numpy(dtype=np.int64),
+        captured=table["captured"].to_numpy(dtype=float),
+        total_captured=total_captured,
+        residual_norms=table["residual_norm"].to_numpy(dtype=float),
+    )
+
+
+def load_landscape(run_dir: RunDir) -> LandscapeResult:
+    """A finished landscape study, read back from its files (nothing is evaluated)."""
+    grid = LandscapeGrid.from_netcdf_bytes((run_dir.path / GRID_FILE).read_bytes())
+    directions = Directions.load(run_dir.path / DIRECTIONS_FILE)
+    summary = run_dir.read_table("summary").iloc[0]
+    coords = [summary[f"gradient_{axis}"] for axis in ("alpha", "beta")[: grid.dims]]
+    gradient = PlaneGradient(np.asarray(coords, dtype=float), float(summary["gradient_captured"]),
+                             float(summary["gradient_norm"]))  # fmt: skip
+    table = run_dir.read_table("path") if (run_dir.path / "path.parquet").is_file() else None
+    projection = None if table is None else path_from_table(table, float(summary["path_captured"]))
+    return LandscapeResult(grid, directions, run_dir, projection, table, gradient)
+
+
+def drawn_path(result: LandscapeResult) -> PathProjection | None:
     """The path as drawn: the snapshots of the stored path table (at most a few hundred)."""
-    if result.path_table is None or result.path is None:
-        return None
-    from optiscope.experiments.landscape_study import path_from_table
-
-    return path_from_table(result.path_table, result.path.total_captured)
+    return result.path if result.path_table is not None else None
 
 
-def render_landscape(result: Any, title: str) -> list[Path]:
-    """Draw the study's figures and store them under the run directory's ``figures/``."""
-    run_dir, grid, gradient = result.run_dir, result.grid, result.gradient
+def render_landscape(run_dir: RunDir, style: Style) -> None:
+    """Draw a stored landscape study with ``style`` (the landscape kind's ``render``)."""
+    result = load_landscape(run_dir)
+    title = str(run_dir.manifest.get("title", run_dir.path.name))
+    grid, gradient, dpi = result.grid, result.gradient, {"dpi": style.dpi}
     path = drawn_path(result)
     if grid.dims == 1:
-        return [run_dir.save_figure(landscape_curve(grid, title=title), "landscape_curve.png")]
-    saved = [
-        run_dir.save_figure(
-            landscape_contour(grid, path=path, gradient=gradient, title=title), "contour.png"
-        ),
-        run_dir.save_figure(landscape_heatmap(grid, metric="loss", path=path, title=title), "heatmap.png"),
-        run_dir.save_figure(landscape_surface3d(grid, path=path, title=title), "surface3d.png"),
-    ]
+        run_dir.save_figure(landscape_curve(grid, title=title), "landscape_curve.png", **dpi)
+        return
+    figure = landscape_contour(grid, path=path, gradient=gradient, title=title)
+    run_dir.save_figure(figure, "contour.png", **dpi)
+    run_dir.save_figure(landscape_heatmap(grid, metric="loss", path=path, title=title), "heatmap.png", **dpi)
+    run_dir.save_figure(landscape_surface3d(grid, path=path, title=title), "surface3d.png", **dpi)
     if np.isfinite(grid.accuracy).any():
         figure = landscape_heatmap(grid, metric="accuracy", path=path, title=title)
-        saved.append(run_dir.save_figure(figure, "heatmap_accuracy.png"))
-    if path is not None:
+        run_dir.save_figure(figure, "heatmap_accuracy.png", **dpi)
+    if path is not None and result.path_table is not None:
         table = result.path_table
         figure = path_fidelity_figure(
             path, table["true_loss"].to_numpy(), table["surface_loss"].to_numpy(), title=title
         )
-        saved.append(run_dir.save_figure(figure, "path_fidelity.png"))
-    interactive = landscape_surface_plotly(grid, path=path, title=title)
-    saved.append(run_dir.write_text("figures/surface3d.plotly.json", interactive.to_json()))
-    return saved
+        run_dir.save_figure(figure, "path_fidelity.png", **dpi)
+    if style.interactive:
+        save_plotly(run_dir, landscape_surface_plotly(grid, path=path, title=title), "surface3d")

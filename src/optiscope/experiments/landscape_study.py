@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 from torch.func import functional_call
 
+from optiscope.curvature import top_eigen
 from optiscope.errors import SpecError
-from optiscope.experiments.paths_render import write_report
+from optiscope.experiments.execute import execute
+from optiscope.experiments.landscape_render import (
+    DIRECTIONS_FILE,
+    GRID_FILE,
+    LandscapeResult,
+    load_landscape,
+    path_from_table,
+    render_landscape,
+)
+from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind, Style
 from optiscope.landscape.directions import (
     directions_from_vectors,
     interpolation_direction,
@@ -32,23 +41,23 @@ from optiscope.landscape.directions import (
 from optiscope.landscape.directions_base import DegeneratePathError, Directions, LandscapeError
 from optiscope.landscape.evaluate import evaluate_points
 from optiscope.landscape.grid import INTERPOLATION_POINTS, INTERPOLATION_RANGE, LandscapeGrid
-from optiscope.landscape.projection import PathProjection, PlaneGradient, gradient_on_plane, project_path
+from optiscope.landscape.projection import PathProjection, gradient_on_plane, project_path
 from optiscope.nets.trained import TrainedRun, load_trained
 from optiscope.store import RunDir
 from optiscope.validated import validated
 
 __all__ = [
+    "LANDSCAPE",
     "LandscapeConfig",
     "LandscapeResult",
     "check_data_spec",
+    "default_out",
     "load_landscape",
     "path_from_table",
     "run_landscape_study",
     "select_data",
 ]
 
-DIRECTIONS_FILE = "directions.safetensors"
-GRID_FILE = "landscape.nc"
 _CHUNKS = 8
 _MAX_PATH_POINTS = 200
 _PATH_MARGIN = 1.2
@@ -103,18 +112,6 @@ class LandscapeConfig(BaseModel):
     def dims(self) -> int:
         """1 for an interpolation, else 2."""
         return 1 if self.directions.startswith("interpolate:") else 2
-
-
-@dataclass
-class LandscapeResult:
-    """What a landscape study produced (the objects the figures are drawn from)."""
-
-    grid: LandscapeGrid
-    directions: Directions
-    run_dir: RunDir
-    path: PathProjection | None = None
-    path_table: pd.DataFrame | None = None
-    gradient: PlaneGradient | None = None
 
 
 def select_data(trained: TrainedRun, spec: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,8 +173,6 @@ def _pca_line_and_random(config: LandscapeConfig, trained: TrainedRun) -> Direct
 
 def _hessian_directions(config: LandscapeConfig, trained: TrainedRun) -> Directions:
     """The top two Hessian eigenvectors of the loss on the landscape's own data (seed 001)."""
-    from optiscope.curvature import top_eigen
-
     spectrum = top_eigen(
         trained.model,
         nn.CrossEntropyLoss(),
@@ -228,6 +223,22 @@ def _coords(alphas: np.ndarray, betas: np.ndarray | None) -> np.ndarray:
     return np.stack(np.meshgrid(alphas, betas, indexing="ij"), axis=-1).reshape(-1, 2)
 
 
+def _grid_chunk(
+    config: LandscapeConfig,
+    model: nn.Module,
+    data: tuple[torch.Tensor, torch.Tensor],
+    directions: Directions,
+    coords: np.ndarray,
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """One unit: loss and accuracy at ``coords``, and which engine evaluated them (as meta)."""
+    info: dict[str, Any] = {}
+    loss, accuracy = evaluate_points(
+        model, nn.CrossEntropyLoss(), data, directions, coords, engine=config.engine, device=config.device,
+        info=info,
+    )  # fmt: skip
+    return {"loss": loss, "accuracy": accuracy}, info
+
+
 def _evaluate_grid(
     run_dir: RunDir,
     config: LandscapeConfig,
@@ -246,23 +257,10 @@ def _evaluate_grid(
     info: dict[str, Any] = {}
     for index, chunk in enumerate(rows):
         points = slice(chunk[0] * per_row, (chunk[-1] + 1) * per_row)
-        unit = f"grid-{index:03d}"
-        if run_dir.has_unit(unit):
-            arrays, info = run_dir.load_unit(unit)
-        else:
-            info = {}
-            loss_part, accuracy_part = evaluate_points(
-                model,
-                nn.CrossEntropyLoss(),
-                data,
-                directions,
-                coords[points],
-                engine=config.engine,
-                device=config.device,
-                info=info,
-            )
-            arrays = {"loss": loss_part, "accuracy": accuracy_part}
-            run_dir.save_unit(unit, arrays, info)
+        arrays, info = run_dir.unit(
+            f"grid-{index:03d}",
+            lambda points=points: _grid_chunk(config, model, data, directions, coords[points]),
+        )
         loss[points], accuracy[points] = arrays["loss"], arrays["accuracy"]
         if progress is not None:
             progress(index + 1, len(rows))
@@ -320,26 +318,18 @@ def _loss_at(model: nn.Module, weights: np.ndarray, data: tuple[torch.Tensor, to
     return total / len(x) if math.isfinite(total) else math.nan
 
 
-def run_landscape_study(
-    config: LandscapeConfig,
-    out: str | Path | None = None,
-    *,
-    force: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> LandscapeResult:
-    """Evaluate the landscape of ``config.run`` into ``out`` (default ``RUN/landscape``), then render."""
+def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
+    """Directions, the grid chunk by chunk (resumable), the path on the plane, the summary."""
     trained = load_trained(config.run, device=config.device)
-    out = Path(out) if out is not None else Path(config.run) / "landscape"
-    run_dir = RunDir.open(out, kind="landscape", spec=config.model_dump(mode="json"), force=force)
-    if run_dir.cached:
-        return load_landscape(run_dir)
     model, data = trained.model.eval(), select_data(trained, config.data)
     directions = _directions(run_dir, config, trained)
     began = time.perf_counter()
     projection = _projection(trained, directions)
     span = _span(config, projection)
     alphas, betas = _axes(config, span)
-    loss, accuracy, info = _evaluate_grid(run_dir, config, model, data, directions, (alphas, betas), progress)
+    loss, accuracy, info = _evaluate_grid(
+        run_dir, config, model, data, directions, (alphas, betas), ctx.progress
+    )
     shape = (len(alphas),) if betas is None else (len(alphas), len(betas))
     attrs = {
         "directions_kind": directions.kind,
@@ -357,44 +347,41 @@ def run_landscape_study(
     if table is not None:
         run_dir.write_table("path", table)
     run_dir.write_table("summary", _summary(grid, projection, gradient))
-    result = LandscapeResult(grid, directions, run_dir, projection, table, gradient)
-    from optiscope.experiments.landscape_render import render_landscape
-
-    render_landscape(result, title=_title(trained, config))
+    run_dir.set_info(title=_title(trained, config))
     run_dir.record_timing("landscape", time.perf_counter() - began)
-    run_dir.complete(
-        center_loss=float(grid.loss[grid.center_index()]),
-        path_captured=None if projection is None else projection.total_captured,
-    )
-    write_report(run_dir)
-    if (Path(config.run) / "manifest.json").is_file() and out.parent.resolve() == Path(config.run).resolve():
-        write_report(trained.run_dir)
-    return result
+    return {
+        "center_loss": float(grid.loss[grid.center_index()]),
+        "path_captured": None if projection is None else projection.total_captured,
+    }
 
 
-def path_from_table(table: pd.DataFrame, total_captured: float) -> PathProjection:
-    """The stored path table's snapshots (at most a few hundred) as a :class:`PathProjection`."""
-    columns = ["alpha", "beta"] if "beta" in table.columns else ["alpha"]
-    return PathProjection(
-        coords=table[columns].to_numpy(dtype=float),
-        steps=table["step"].to_numpy(dtype=np.int64),
-        captured=table["captured"].to_numpy(dtype=float),
-        total_captured=total_captured,
-        residual_norms=table["residual_norm"].to_numpy(dtype=float),
-    )
+LANDSCAPE: StudyKind[LandscapeConfig] = StudyKind(
+    name="landscape",
+    config=LandscapeConfig,
+    run=_compute,
+    render=render_landscape,
+    default_style=Style(interactive=True),
+    seeds=lambda config: {"directions": config.seed},
+)
 
 
-def load_landscape(run_dir: RunDir) -> LandscapeResult:
-    """A finished landscape study, read back from its files (nothing is evaluated)."""
-    grid = LandscapeGrid.from_netcdf_bytes((run_dir.path / GRID_FILE).read_bytes())
-    directions = Directions.load(run_dir.path / DIRECTIONS_FILE)
-    summary = run_dir.read_table("summary").iloc[0]
-    coords = [summary[f"gradient_{axis}"] for axis in ("alpha", "beta")[: grid.dims]]
-    gradient = PlaneGradient(np.asarray(coords, dtype=float), float(summary["gradient_captured"]),
-                             float(summary["gradient_norm"]))  # fmt: skip
-    table = run_dir.read_table("path") if (run_dir.path / "path.parquet").is_file() else None
-    projection = None if table is None else path_from_table(table, float(summary["path_captured"]))
-    return LandscapeResult(grid, directions, run_dir, projection, table, gradient)
+def default_out(run: str | Path, name: str) -> Path:
+    """Where a study of a training run goes unless told: a folder of the run (``RUN/landscape``)."""
+    return Path(run) / name
+
+
+def run_landscape_study(
+    config: LandscapeConfig,
+    out: str | Path | None = None,
+    *,
+    style: Mapping[str, Any] | None = None,
+    force: bool = False,
+    progress: ProgressCallback | None = None,
+) -> LandscapeResult:
+    """Evaluate the landscape of ``config.run`` into ``out`` (default ``RUN/landscape``), and draw it."""
+    target = out if out is not None else default_out(config.run, "landscape")
+    execution = execute(LANDSCAPE, config, target, style=style, force=force, progress=progress)
+    return load_landscape(execution.run_dir)
 
 
 def _title(trained: TrainedRun, config: LandscapeConfig) -> str:

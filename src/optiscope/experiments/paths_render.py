@@ -1,81 +1,146 @@
-"""Render a stored paths study: static figures, animations, interactive figures, report.
+"""Draw a stored paths study: static figures, animations, interactive figures.
 
-Everything here reads what the study stored (its PathSet, surface grid and basin maps) and hands
-the result to the run directory to write; nothing recomputes a path.
+Everything here reads what the study stored (its tables and surface grid) and hands the figures
+to the run directory to write; nothing recomputes a path. The path figures draw the runs whose
+full paths were kept (every run, or the sample ``keep_paths`` chose); the basin maps come from
+``basins.parquet``, which holds every start.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from optiscope.paths import BasinMap, PathSet
+from optiscope.experiments.protocol import Style
+from optiscope.paths import BasinMap, PathSet, basin_maps_from_frame, start_grid
 from optiscope.store import RunDir
 from optiscope.surfaces import Surface
+from optiscope.surfaces import get as get_surface
 from optiscope.viz import interactive
 from optiscope.viz.animation import animate_contour, animate_loss, animate_surface_3d
 from optiscope.viz.path_figures import basin_figure, contour_with_paths, loss_curves
-from optiscope.viz.report import render_report
+from optiscope.viz.plotly_files import save_plotly
 from optiscope.viz.surface3d import surface_3d_with_paths
 from optiscope.viz.teaching import lr_sweep_figure
 
-__all__ = ["GRID_FILE", "FigureOptions", "render_paths_figures", "select_configs", "write_report"]
+__all__ = [
+    "GRID_FILE",
+    "GRID_RESOLUTION",
+    "load_basins",
+    "load_paths",
+    "render_paths",
+    "render_paths_figures",
+    "select_configs",
+]
 
 GRID_FILE = "surface_grid.npz"
+GRID_RESOLUTION = 200  # the stored surface grid; another resolution is evaluated when drawn
 
 
-@dataclass(frozen=True)
-class FigureOptions:
-    """Which extras to draw (the static contour and loss figures are always drawn)."""
+def load_paths(run_dir: RunDir) -> PathSet:
+    """Read a stored study's kept runs back (no recomputation).
 
-    three_d: bool = False
-    animate: bool = False
-    interactive: bool = False
-    frames: int = 60
-    fps: int = 15
-    video: str = "gif"
+    Every run when the study kept every path; else the runs from the sampled starts, the same for
+    every config, with ``info["start_indices"]`` naming them (``runs.parquet`` has every run).
+    """
+    spec = run_dir.spec
+    manifest = run_dir.manifest
+    return PathSet.from_frames(
+        run_dir.read_table("paths"),
+        run_dir.read_table("runs"),
+        surface=manifest.get("surface", {}).get("name", spec["surface"]),
+        labels=manifest.get("labels"),
+        steps=int(spec["steps"]),
+        info={"batched": manifest.get("batched")},
+    )
+
+
+def load_basins(run_dir: RunDir, surface: Surface) -> list[BasinMap]:
+    """The basin maps of a start-grid study, one per config, from ``basins.parquet`` (every start);
+    none for a study without a start grid."""
+    grid = run_dir.spec.get("start_grid")
+    if grid is None:
+        return []
+    xs, ys, _ = start_grid(surface, int(grid))
+    return basin_maps_from_frame(run_dir.read_table("basins"), surface, xs, ys)
+
+
+def render_paths(run_dir: RunDir, style: Style) -> None:
+    """Draw a stored paths study with ``style`` (the paths kind's ``render``)."""
+    surface = get_surface(run_dir.spec["surface"])
+    render_paths_figures(run_dir, load_paths(run_dir), surface, load_basins(run_dir, surface), style)
 
 
 def _title(surface: Surface) -> str:
     return f"{surface.name}: {surface.formula}" if surface.formula else surface.name
 
 
-def _grid(run_dir: RunDir) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    with np.load(io.BytesIO((run_dir.path / GRID_FILE).read_bytes())) as grid:
-        return grid["xs"], grid["ys"], grid["zs"]
+def _grid(run_dir: RunDir, surface: Surface, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The surface grid the figures draw: the stored one, or the surface evaluated at another
+    resolution (drawing, not the study's numbers)."""
+    stored = run_dir.path / GRID_FILE
+    if resolution == GRID_RESOLUTION and stored.is_file():
+        with np.load(io.BytesIO(stored.read_bytes())) as grid:
+            return grid["xs"], grid["ys"], grid["zs"]
+    xs, ys, zs = surface.grid(resolution)
+    return xs.numpy(), ys.numpy(), zs.numpy()
 
 
 def render_paths_figures(
-    run_dir: RunDir, paths: PathSet, surface: Surface, maps: list[BasinMap], options: FigureOptions
+    run_dir: RunDir, paths: PathSet, surface: Surface, maps: list[BasinMap], style: Style
 ) -> list[Path]:
-    """Draw the study's figures from its stored arrays and store them under ``figures/``."""
-    xs, ys, zs = _grid(run_dir)
+    """Draw the study's figures from its stored arrays and store them under ``figures/``.
+
+    A study that kept no paths (``keep_paths: none``) gets its basin maps only.
+    """
+    xs, ys, zs = _grid(run_dir, surface, style.grid_resolution)
+    dpi = {"dpi": style.dpi}
+    saved = _path_figures(run_dir, xs, ys, zs, paths, surface, style) if paths.n_runs else []
+    if maps:
+        saved.append(run_dir.save_figure(basin_figure(maps, title=surface.name), "basins.png", **dpi))
+        if style.interactive:
+            figure = interactive.basin_figure(maps, title=surface.name)
+            saved.append(save_plotly(run_dir, figure, "basins"))
+    return saved
+
+
+def _path_figures(
+    run_dir: RunDir,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    zs: np.ndarray,
+    paths: PathSet,
+    surface: Surface,
+    style: Style,
+) -> list[Path]:
     title = _title(surface)
+    dpi = {"dpi": style.dpi}
     saved = [
         run_dir.save_figure(
-            contour_with_paths(xs, ys, zs, paths, title=title, minima=surface.minima), "contour.png"
+            contour_with_paths(xs, ys, zs, paths, title=title, minima=surface.minima), "contour.png", **dpi
         ),
-        run_dir.save_figure(loss_curves(paths, title=f"{surface.name}: loss per step (log)"), "loss.png"),
         run_dir.save_figure(
-            loss_curves(paths, title=f"{surface.name}: loss per step (linear)", log=False), "loss_linear.png"
+            loss_curves(paths, title=f"{surface.name}: loss per step (log)"), "loss.png", **dpi
+        ),
+        run_dir.save_figure(
+            loss_curves(paths, title=f"{surface.name}: loss per step (linear)", log=False),
+            "loss_linear.png",
+            **dpi,
         ),
     ]
-    if maps:
-        saved.append(run_dir.save_figure(basin_figure(maps, title=surface.name), "basins.png"))
     for name, configs in _sweeps(paths).items():
         sweep = select_configs(paths, configs)
         figure = lr_sweep_figure(xs, ys, zs, sweep, title=f"{name} on {title}", minima=surface.minima)
-        saved.append(run_dir.save_figure(figure, f"sweep-{name}.png"))
-    if options.three_d:
+        saved.append(run_dir.save_figure(figure, f"sweep-{name}.png", **dpi))
+    if style.three_d:
         figure = surface_3d_with_paths(xs, ys, zs, paths, title=title, view=surface.view, zlim=surface.zlim)
-        saved.append(run_dir.save_figure(figure, "surface3d.png"))
-    if options.animate:
-        saved.extend(_animations(run_dir, xs, ys, zs, paths, surface, options))
-    if options.interactive:
-        saved.extend(_interactive(run_dir, xs, ys, zs, paths, surface, maps, options))
+        saved.append(run_dir.save_figure(figure, "surface3d.png", **dpi))
+    if style.animate:
+        saved.extend(_animations(run_dir, xs, ys, zs, paths, surface, style))
+    if style.interactive:
+        saved.extend(_interactive(run_dir, xs, ys, zs, paths, surface, style))
     return saved
 
 
@@ -112,17 +177,17 @@ def _animations(
     zs: np.ndarray,
     paths: PathSet,
     surface: Surface,
-    options: FigureOptions,
+    style: Style,
 ) -> list[Path]:
-    title, suffix = _title(surface), options.video
-    timing = {"frames": options.frames, "fps": options.fps, "fmt": suffix}
+    title, suffix = _title(surface), style.video
+    timing = {"frames": style.frames, "fps": style.fps, "fmt": suffix}
     contour = animate_contour(xs, ys, zs, paths, title=title, **timing)
     loss = animate_loss(paths, title=f"{surface.name}: loss", **timing)
     saved = [
         run_dir.write_bytes(f"figures/contour.{suffix}", contour),
         run_dir.write_bytes(f"figures/loss.{suffix}", loss),
     ]
-    if options.three_d:
+    if style.three_d:
         rolling = animate_surface_3d(
             xs, ys, zs, paths, title=title, view=surface.view, zlim=surface.zlim, **timing
         )
@@ -137,25 +202,16 @@ def _interactive(
     zs: np.ndarray,
     paths: PathSet,
     surface: Surface,
-    maps: list[BasinMap],
-    options: FigureOptions,
+    style: Style,
 ) -> list[Path]:
     title = _title(surface)
     contour = interactive.contour_figure(
-        xs, ys, zs, paths, title=title, minima=surface.minima, frames=options.frames
+        xs, ys, zs, paths, title=title, minima=surface.minima, frames=style.frames
     )
-    saved = [run_dir.write_text("figures/contour.plotly.json", contour.to_json())]
-    if options.three_d:
+    saved = [save_plotly(run_dir, contour, "contour")]
+    if style.three_d:
         figure = interactive.surface_3d_figure(
-            xs, ys, zs, paths, title=title, zlim=surface.zlim, view=surface.view, frames=options.frames
+            xs, ys, zs, paths, title=title, zlim=surface.zlim, view=surface.view, frames=style.frames
         )
-        saved.append(run_dir.write_text("figures/surface3d.plotly.json", figure.to_json()))
-    if maps:
-        basins = interactive.basin_figure(maps, title=surface.name)
-        saved.append(run_dir.write_text("figures/basins.plotly.json", basins.to_json()))
+        saved.append(save_plotly(run_dir, figure, "surface3d"))
     return saved
-
-
-def write_report(run_dir: RunDir) -> Path:
-    """(Re)write ``report.html`` from what the run directory holds."""
-    return run_dir.write_text("report.html", render_report(run_dir.path))

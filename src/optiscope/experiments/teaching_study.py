@@ -1,19 +1,22 @@
 """A teaching study: what happens *inside* an optimizer, step by step, and seed 004's AdaGrad figure.
 
-spec (``TeachingStudy``) -> compute (one state trace per optimizer; AdaGrad demo updates;
-regression loss grids) -> store (units) -> render (state arrows, AdaGrad full vs diagonal,
-seed 003's regression surfaces) -> report.
+config (``TeachingStudy``) -> run (one state trace per optimizer; AdaGrad demo updates) -> store
+(``data/*.npz``, the results the figures read) -> render (state arrows, AdaGrad full vs diagonal,
+seed 003's regression surfaces).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from optiscope.experiments.paths_render import write_report
+from optiscope.experiments.execute import execute
+from optiscope.experiments.protocol import RunContext, StudyKind, Style
 from optiscope.optimizers import parse_spec
 from optiscope.paths import StateTrace, adagrad_demo_gradients, adagrad_demo_updates, trace_state
 from optiscope.store import RunDir
@@ -25,7 +28,7 @@ from optiscope.viz.teaching import (
     state_arrows_figure,
 )
 
-__all__ = ["TeachingStudy", "run_teaching_study"]
+__all__ = ["TEACHING", "TeachingStudy", "run_teaching_study"]
 
 _REGRESSION = ("regression_mse", "regression_rmse", "regression_mae")
 
@@ -41,7 +44,6 @@ class TeachingStudy(BaseModel):
     steps: int = Field(default=40, gt=1, le=10_000)
     show: tuple[int, ...] = (0, 3, 8, 16)
     adagrad_steps: int = Field(default=8, ge=1, le=64)
-    grid_resolution: int = Field(default=120, ge=10, le=1000)
 
 
 def _trace_arrays(trace: StateTrace) -> dict[str, np.ndarray]:
@@ -68,65 +70,66 @@ def _trace_from(arrays: dict[str, np.ndarray], meta: dict) -> StateTrace:
     )
 
 
-def _compute(run_dir: RunDir, study: TeachingStudy) -> None:
+def _trace_unit(
+    surface: Any, spec: str, study: TeachingStudy
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    trace = trace_state(surface, parse_spec(spec), study.start, study.steps)
+    meta = {name: getattr(trace, name) for name in ("surface", "formula", "spec", "label")}
+    meta["hparams"] = json.loads(json.dumps(trace.hparams, default=list))
+    return _trace_arrays(trace), meta
+
+
+def _adagrad_unit(study: TeachingStudy) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    grads = adagrad_demo_gradients(study.adagrad_steps)
+    full, diagonal = adagrad_demo_updates(grads)
+    return {"grads": grads, "full": full, "diagonal": diagonal}, {}
+
+
+def _grid(name: str, resolution: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A surface on a grid, for drawing (the surface is a formula: evaluating it computes no result)."""
+    xs, ys, zs = get_surface(name).grid(resolution)
+    return xs.numpy(), ys.numpy(), zs.numpy()
+
+
+def _compute(study: TeachingStudy, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
+    """Each trace and the AdaGrad updates: kept units (``data/``) the figures read."""
     surface = get_surface(study.surface)
     for index, spec in enumerate(study.optimizers):
-        unit = f"trace{index:02d}"
-        if not run_dir.has_unit(unit):
-            trace = trace_state(surface, parse_spec(spec), study.start, study.steps)
-            meta = {name: getattr(trace, name) for name in ("surface", "formula", "spec", "label")}
-            meta["hparams"] = json.loads(json.dumps(trace.hparams, default=list))
-            run_dir.save_unit(unit, _trace_arrays(trace), meta)
-    if not run_dir.has_unit("adagrad"):
-        grads = adagrad_demo_gradients(study.adagrad_steps)
-        full, diagonal = adagrad_demo_updates(grads)
-        run_dir.save_unit("adagrad", {"grads": grads, "full": full, "diagonal": diagonal})
-    if not run_dir.has_unit("grids"):
-        arrays: dict[str, np.ndarray] = {}
-        for name in (study.surface, *_REGRESSION):
-            xs, ys, zs = get_surface(name).grid(study.grid_resolution)
-            key = name.split(":")[0]
-            arrays.update({f"{key}.xs": xs.numpy(), f"{key}.ys": ys.numpy(), f"{key}.zs": zs.numpy()})
-        run_dir.save_unit("grids", arrays)
+        run_dir.unit(f"trace{index:02d}", lambda spec=spec: _trace_unit(surface, spec, study), keep=True)
+    run_dir.unit("adagrad", lambda: _adagrad_unit(study), keep=True)
+    return {"optimizers": list(study.optimizers)}
 
 
-def _render(run_dir: RunDir, study: TeachingStudy) -> None:
-    grids, _ = run_dir.load_unit("grids")
-    key = study.surface.split(":")[0]
-    xs, ys, zs = grids[f"{key}.xs"], grids[f"{key}.ys"], grids[f"{key}.zs"]
+def _render(run_dir: RunDir, style: Style) -> None:
+    study = TeachingStudy(**run_dir.spec)
+    dpi = {"dpi": style.dpi}
+    xs, ys, zs = _grid(study.surface, style.grid_resolution)
     for index in range(len(study.optimizers)):
-        trace = _trace_from(*run_dir.load_unit(f"trace{index:02d}"))
+        trace = _trace_from(*run_dir.load_kept(f"trace{index:02d}"))
         show = [step for step in study.show if step < trace.steps]
         title = f"inside {trace.label} on {trace.surface}: {trace.formula}"
         figure = state_arrows_figure(xs, ys, zs, trace, steps_to_show=show, title=title, colour_index=index)
-        run_dir.save_figure(figure, f"state-{index:02d}-{parse_spec(trace.spec).name}.png")
-    adagrad, _ = run_dir.load_unit("adagrad")
+        run_dir.save_figure(figure, f"state-{index:02d}-{parse_spec(trace.spec).name}.png", **dpi)
+    adagrad, _ = run_dir.load_kept("adagrad")
     figure = adagrad_full_vs_diagonal_figure(adagrad["grads"], adagrad["full"], adagrad["diagonal"])
-    run_dir.save_figure(figure, "adagrad-full-vs-diagonal.png")
+    run_dir.save_figure(figure, "adagrad-full-vs-diagonal.png", **dpi)
     surfaces = {}
     for name in _REGRESSION:
         surface = get_surface(name)
-        surfaces[f"{surface.name}: {surface.formula}"] = (
-            grids[f"{name}.xs"],
-            grids[f"{name}.ys"],
-            grids[f"{name}.zs"],
-        )
+        surfaces[f"{surface.name}: {surface.formula}"] = _grid(name, style.grid_resolution)
     mse = get_surface("regression_mse")
     options = mse.options
     data_x, data_y = make_data(options["n_samples"], options["data_seed"], options["noise_std"])
     fits = {f"{name.split('_')[1].upper()} minimum": get_surface(name).minima[0] for name in _REGRESSION}
     figure = regression_surfaces_figure(surfaces, data_x.numpy(), data_y.numpy(), fits)
-    run_dir.save_figure(figure, "regression-surfaces.png")
+    run_dir.save_figure(figure, "regression-surfaces.png", **dpi)
+
+
+TEACHING: StudyKind[TeachingStudy] = StudyKind(
+    name="teaching", config=TeachingStudy, run=_compute, render=_render
+)
 
 
 def run_teaching_study(study: TeachingStudy, out: str | Path, *, force: bool = False) -> RunDir:
     """Run (or resume, or fetch from cache) a teaching study into the run directory ``out``."""
-    run_dir = RunDir.open(out, kind="teaching", spec=study.model_dump(mode="json"), force=force)
-    if run_dir.cached:
-        return run_dir
-    with run_dir:
-        _compute(run_dir, study)
-        _render(run_dir, study)
-        run_dir.complete(optimizers=list(study.optimizers))
-    write_report(run_dir)
-    return run_dir
+    return execute(TEACHING, study, out, force=force).run_dir

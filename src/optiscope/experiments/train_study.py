@@ -1,33 +1,56 @@
-"""A training study: train (compute + store, resumable) -> draw the curves -> report."""
+"""A training study: train (compute + store, resumable by epoch) -> draw the curves from the tables."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
-from optiscope.curvature import ratio_figure
-from optiscope.experiments.paths_render import write_report
-from optiscope.nets.trainer import TrainConfig, TrainRun, train
+from optiscope.experiments.execute import execute
+from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind, Style
+from optiscope.nets.trainer import TrainConfig, TrainRun, train_in_run
+from optiscope.store import RunDir
+from optiscope.viz.curvature_figures import ratio_figure
 from optiscope.viz.training_figures import training_curves
 
-__all__ = ["run_train_study"]
+__all__ = ["TRAIN", "render_train", "run_train_study", "train_title"]
+
+
+def _compute(config: TrainConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
+    return train_in_run(config, run_dir, progress=ctx.progress).summary()
+
+
+def train_title(config: TrainConfig) -> str:
+    """``mlp on digits, adam:lr=0.001, batch 64``: what a training run is, in one line."""
+    return f"{config.model} on {config.dataset}, {config.optimizer}, batch {config.batch_size or 'full'}"
+
+
+def render_train(run_dir: RunDir, style: Style) -> None:
+    """The training curves and, when tracked, the eigenvalue ratio, from the stored tables."""
+    title = train_title(TrainConfig(**run_dir.spec))
+    run_dir.save_figure(
+        training_curves(run_dir.read_table("metrics"), title=title), "training.png", dpi=style.dpi
+    )
+    if (run_dir.path / "eigs.parquet").is_file():
+        eigs = run_dir.read_table("eigs")
+        if len(eigs):
+            figure = ratio_figure(eigs, title=f"{title}: lambda1 / lambda2 over the last steps")
+            run_dir.save_figure(figure, "eigen_ratio.png", dpi=style.dpi)
+
+
+TRAIN: StudyKind[TrainConfig] = StudyKind(
+    name="train", config=TrainConfig, run=_compute, render=render_train, seeds=lambda c: {"train": c.seed}
+)
 
 
 def run_train_study(
     config: TrainConfig,
     out: str | Path,
     *,
+    style: Mapping[str, Any] | None = None,
     force: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> TrainRun:
-    """Train into the run directory ``out`` (resuming or reusing what is there), then render."""
-    run = train(config, out, force=force, progress=progress)
-    assert run.run_dir is not None
-    if not run.run_dir.cached:
-        title = f"{config.model} on {config.dataset}, {config.optimizer}, batch {config.batch_size or 'full'}"
-        run.run_dir.save_figure(training_curves(run.metrics, title=title), "training.png")
-        if run.eigs is not None and len(run.eigs):
-            figure = ratio_figure(run.eigs, title=f"{title}: lambda1 / lambda2 over the last steps")
-            run.run_dir.save_figure(figure, "eigen_ratio.png")
-        write_report(run.run_dir)
-    return run
+    """Train into ``out`` (resuming or reusing what is there), draw it, and return the run."""
+    execution = execute(TRAIN, config, out, style=style, force=force, progress=progress)
+    return train_in_run(config, execution.run_dir)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import safetensors.torch
 import torch
 from torch import nn
 
@@ -122,22 +123,18 @@ class Directions:
 
     def to_bytes(self) -> bytes:
         """safetensors bytes, keyed ``d<i>/<parameter name>``, with kind and meta in the header."""
-        from safetensors.torch import save
-
         tensors = {f"{prefix}{i}/{name}": t.detach().cpu().contiguous()
                    for prefix, group in (("d", self.vectors), ("b", self.buffers))
                    for i, vector in enumerate(group) for name, t in vector.items()}  # fmt: skip
         buffer_names = list(self.buffers[0]) if self.buffers else []
         header = {"kind": self.kind, "meta": json.dumps(self.meta), "names": json.dumps(self.names),
                   "buffer_names": json.dumps(buffer_names), "dims": str(self.dims)}  # fmt: skip
-        return save(tensors, metadata=header)
+        return safetensors.torch.save(tensors, metadata=header)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> Directions:
         """Inverse of :meth:`to_bytes` (safetensors holds no code, so loading is safe)."""
-        from safetensors.torch import load
-
-        tensors = load(data)
+        tensors = safetensors.torch.load(data)
         header = _safetensors_header(data)
         names, dims = json.loads(header["names"]), int(header["dims"])
         vectors = tuple({name: tensors[f"d{i}/{name}"] for name in names} for i in range(dims))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import xarray as xr
 
 from optiscope.landscape.directions_base import LandscapeError
 
@@ -125,8 +126,6 @@ class LandscapeGrid:
         Attribute values that netCDF cannot hold (dicts, lists, bools, None, ints) are JSON text;
         the attr ``_json_attrs`` lists their names so :meth:`from_xarray` decodes them.
         """
-        import xarray as xr
-
         dims = ("alpha",) if self.betas is None else ("alpha", "beta")
         coords = {"alpha": self.alphas} if self.betas is None else {"alpha": self.alphas, "beta": self.betas}
         attrs: dict[str, Any] = {}
@@ -165,8 +164,6 @@ class LandscapeGrid:
     @classmethod
     def from_netcdf_bytes(cls, data: bytes) -> LandscapeGrid:
         """Inverse of :meth:`to_netcdf_bytes`."""
-        import xarray as xr
-
         with xr.open_dataset(io.BytesIO(data), engine="scipy") as dataset:
             return cls.from_xarray(dataset.load())
 

@@ -16,6 +16,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from optiscope.nets.data import load_dataset
+
 __all__ = [
     "SEED_TRAIN_SIZES",
     "SeedBudget",
@@ -71,8 +73,6 @@ def budget_fields(budget: SeedBudget, batch_size: int, n_train: int) -> dict[str
 
 @functools.lru_cache(maxsize=8)
 def _sizes(dataset: str, data_dir: str | None, limit: int | None, seed: int, download: bool) -> tuple:
-    from optiscope.nets.data import load_dataset
-
     data = load_dataset(dataset, data_dir=data_dir, limit=limit, seed=seed, download=download)
     return len(data.x_train), len(data.x_test), tuple(data.input_shape), data.num_classes
 

@@ -20,17 +20,21 @@ from torch import nn
 
 from optiscope.errors import SpecError
 from optiscope.store import RunDir
+from optiscope.store.units import decode_unit, encode_unit
 
 __all__ = [
     "DEFAULT_BUDGET_BYTES",
+    "PATH_FILE",
     "PathRecorder",
     "flatten_parameters",
+    "load_path",
     "parameter_layout",
     "record",
     "snapshot_interval",
 ]
 
 DEFAULT_BUDGET_BYTES = 256 * 2**20
+PATH_FILE = "path.npz"
 _FLOAT32_BYTES = 4
 
 
@@ -225,9 +229,23 @@ class PathRecorder:
             "budget_bytes": self.budget_bytes,
         }
 
-    def save(self, run_dir: RunDir, name: str = "path") -> Path:
-        """Store the path as unit ``name`` of ``run_dir`` ."""
-        return run_dir.save_unit(name, self.to_arrays(), meta=self.meta())
+    def save(self, run_dir: RunDir) -> Path:
+        """Store the path as ``path.npz`` of ``run_dir`` (arrays and meta; no pickles)."""
+        return run_dir.write_bytes(PATH_FILE, encode_unit(self.to_arrays(), self.meta()))
+
+
+def load_path(run_dir: RunDir) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] | None:
+    """The stored weight path ``(snapshots, steps, meta)`` of a run, or None when it has none.
+
+    Runs stored before ``path.npz`` kept the path as the unit ``path``; those are read too.
+    """
+    if (run_dir.path / PATH_FILE).is_file():
+        arrays, meta = decode_unit(run_dir.path / PATH_FILE)
+    elif run_dir.has_unit("path"):
+        arrays, meta = run_dir.load_unit("path")
+    else:
+        return None
+    return arrays["snapshots"], arrays["steps"], meta
 
 
 @contextmanager
@@ -250,7 +268,7 @@ def record(
                 opt.step()
                 rec.step()
 
-    On exit the final snapshot is taken. With ``out`` the path is stored as ``units/path.npz`` of a
+    On exit the final snapshot is taken. With ``out`` the path is stored as ``path.npz`` of a
     ``recording`` run directory, which is then marked complete; if the body raises, what was
     recorded is still stored, the run is marked failed and the exception propagates.
 

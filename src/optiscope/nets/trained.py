@@ -1,8 +1,8 @@
 """Read a finished training run back: its config, the trained model, its data and weight path.
 
 The landscape and curvature commands start from a training run directory; this is the one
-place that knows how the trainer stored it (the last epoch unit's checkpoint, loaded with
-``weights_only=True``, and the ``path`` unit of snapshots).
+place that knows how the trainer stored it (``checkpoints/final.pt``, loaded with
+``weights_only=True``, and the weight path ``path.npz``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from torch import nn
 from optiscope.errors import StoreError
 from optiscope.nets.data import Dataset, load_dataset
 from optiscope.nets.models import build_model
-from optiscope.nets.trainer import TrainConfig
+from optiscope.nets.recorder import load_path
+from optiscope.nets.trainer import FINAL_CHECKPOINT, TrainConfig
 from optiscope.seeding import seed_global_streams
 from optiscope.store import RunDir, load_run
 
@@ -36,6 +37,19 @@ class TrainedRun:
     snapshots: np.ndarray | None
     snapshot_steps: np.ndarray | None
     status: str
+
+
+def _final_checkpoint(run_dir: RunDir) -> bytes:
+    """The bytes of the run's final state: ``checkpoints/final.pt``, or (runs stored before it)
+    the checkpoint in the last epoch unit."""
+    final = run_dir.path / FINAL_CHECKPOINT
+    if final.is_file():
+        return final.read_bytes()
+    epochs = sorted(unit for unit in run_dir.completed_units() if unit.startswith("epoch-"))
+    if not epochs:
+        raise StoreError(f"{run_dir.path} holds no checkpoint (no {FINAL_CHECKPOINT})")
+    arrays, _ = run_dir.load_unit(epochs[-1])
+    return arrays["checkpoint"].tobytes()
 
 
 def load_trained(path: str | Path, *, device: str | None = None) -> TrainedRun:
@@ -56,21 +70,16 @@ def load_trained(path: str | Path, *, device: str | None = None) -> TrainedRun:
     if str(run_dir.spec.get("model", "")).startswith("user:"):
         raise StoreError(f"{path} trained a user's own model; load it in Python with your own class")
     config = TrainConfig.build(**run_dir.spec)
-    epochs = sorted(unit for unit in run_dir.completed_units() if unit.startswith("epoch-"))
-    if not epochs:
-        raise StoreError(f"{path} holds no checkpoint (no units/epoch-*.npz)")
+    checkpoint = _final_checkpoint(run_dir)
     target = device or config.device
     data = load_dataset(config.dataset, data_dir=config.data_dir, seed=config.seed, limit=config.limit)
     seed_global_streams(config.seed)
     model = build_model(config.model, data.input_shape, data.num_classes)
-    arrays, _ = run_dir.load_unit(epochs[-1])
-    state = torch.load(io.BytesIO(arrays["checkpoint"].tobytes()), weights_only=True, map_location="cpu")
+    state = torch.load(io.BytesIO(checkpoint), weights_only=True, map_location="cpu")
     model.load_state_dict(state["model"])
     model.to(target).eval()
-    snapshots = steps = None
-    if run_dir.has_unit("path"):
-        path_arrays, _ = run_dir.load_unit("path")
-        snapshots, steps = path_arrays["snapshots"], path_arrays["steps"]
+    stored_path = load_path(run_dir)
+    snapshots, steps = (None, None) if stored_path is None else stored_path[:2]
     return TrainedRun(
         config,
         model,

@@ -27,13 +27,23 @@ from optiscope.errors import SpecError
 from optiscope.nets.data import Dataset, batches, load_dataset
 from optiscope.nets.eigen_tracking import TrainingEigenTracker
 from optiscope.nets.models import build_model, count_parameters
-from optiscope.nets.recorder import PathRecorder, snapshot_interval
+from optiscope.nets.recorder import PathRecorder, load_path, snapshot_interval
 from optiscope.optimizers import build_optimizer, get_entry, parse_spec
 from optiscope.seeding import global_streams_state, restore_global_streams, seed_global_streams
 from optiscope.store import RunDir
 from optiscope.validated import validated
 
-__all__ = ["TrainConfig", "TrainRun", "evaluate", "planned_steps", "train"]
+__all__ = [
+    "FINAL_CHECKPOINT",
+    "TrainConfig",
+    "TrainRun",
+    "evaluate",
+    "planned_steps",
+    "train",
+    "train_in_run",
+]
+
+FINAL_CHECKPOINT = "checkpoints/final.pt"  # the session state at the end (weights_only loadable)
 
 _EVAL_CHUNK = 4096
 _METRIC_COLUMNS = [
@@ -77,6 +87,9 @@ class TrainConfig(BaseModel):
         default=None, gt=0, description="track the top-2 Hessian eigenvalues over the last N steps (seed 001)"
     )
     track_batch: int = Field(default=100, gt=0, description="samples per stochastic Hessian when tracking")
+    divergence_factor: float = Field(
+        default=1000.0, gt=1, description="diverged when a batch loss exceeds this times the first one"
+    )
     device: str = "cpu"
 
     @classmethod
@@ -99,6 +112,12 @@ class TrainRun:
     snapshot_steps: np.ndarray | None = None
     run_dir: RunDir | None = None
     eigs: pd.DataFrame | None = None
+
+    stop_reason: str | None = None
+
+    def summary(self) -> dict[str, Any]:
+        """What the manifest records of the run: how it ended, why, and after how many steps."""
+        return {"status": self.status, "steps": self.steps, "stopped": self.stop_reason}
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_classes: int) -> dict[str, Any]:
@@ -163,6 +182,8 @@ class _Session:
         self.generator = torch.Generator().manual_seed(config.seed)
         self.rows: list[dict[str, Any]] = []
         self.steps, self.status = 0, "running"
+        self.first_loss: float | None = None  # the first batch's loss: the yardstick of a blow-up
+        self.stop_reason: str | None = None
         self.eigen_tracker: TrainingEigenTracker | None = None
         if config.track_eigs is not None:
             self.eigen_tracker = TrainingEigenTracker(
@@ -204,8 +225,11 @@ class _Session:
             self.steps += 1
             if recorder is not None:
                 recorder.step(self.steps)
-            if not math.isfinite(last_loss):
-                self.status = "diverged"
+            if self.first_loss is None:
+                self.first_loss = last_loss
+            reason = divergence(last_loss, self.first_loss, self.config.divergence_factor)
+            if reason is not None:
+                self.status, self.stop_reason = "diverged", f"{reason} at step {self.steps}"
                 break
             if self.eigen_tracker is not None:
                 self.eigen_tracker.after_step(self.steps)
@@ -229,8 +253,11 @@ class _Session:
             "seconds": seconds,
         }
         row.update({f"test_accuracy_class_{k}": value for k, value in enumerate(test["per_class"])})
-        if not all(math.isfinite(row[key]) for key in ("train_loss", "test_loss")):
+        if self.status != "diverged" and not all(
+            math.isfinite(row[key]) for key in ("train_loss", "test_loss")
+        ):
             self.status = "diverged"
+            self.stop_reason = f"the evaluated loss is not finite after epoch {epoch} (step {self.steps})"
         return row
 
     def should_stop(self) -> bool:
@@ -241,14 +268,31 @@ class _Session:
             return True
         patience = self.config.patience
         losses = [row["test_loss"] for row in self.rows]
-        if (
-            patience is not None
-            and len(losses) > patience
-            and min(losses[-patience:]) >= min(losses[:-patience])
-        ):
+        if patience is not None and patience_exhausted(losses, patience):
             self.status = "early_stopped"
+            self.stop_reason = (
+                f"no test-loss improvement for {patience} epochs after epoch "
+                f"{len(losses) - patience} (stopped after epoch {len(losses)})"
+            )
             return True
         return False
+
+
+def divergence(loss: float, first_loss: float, factor: float) -> str | None:
+    """Why a batch loss says the run diverged (None when it did not): it is not finite, or it
+    grew past ``factor`` times the first batch's loss (seed 000's lr-2 runs went from 2.3 to 1e14)."""
+    if not math.isfinite(loss):
+        return f"the training loss is {loss}"
+    if math.isfinite(first_loss) and first_loss > 0 and loss > factor * first_loss:
+        return f"the training loss {loss:.3g} exceeds {factor:g} x the first step's {first_loss:.3g}"
+    return None
+
+
+def patience_exhausted(test_losses: list[float], patience: int) -> bool:
+    """Seed 000's early stop: none of the last ``patience`` epochs improved on the best before them."""
+    if len(test_losses) <= patience:
+        return False
+    return min(test_losses[-patience:]) >= min(test_losses[:-patience])
 
 
 def train(
@@ -269,17 +313,41 @@ def train(
     resumes from its last finished epoch, and a finished one is a cache hit. ``progress`` is
     called as ``progress(epochs done, epochs planned)`` after each epoch.
     """
+    spec = config.model_dump(mode="json")
+    if model is not None:
+        spec["model"] = f"user:{type(model).__qualname__}"
+        spec["user_layout"] = [[name, list(p.shape)] for name, p in model.named_parameters()]
+    if not out:
+        return train_in_run(config, None, progress=progress, model=model)
+    run_dir = RunDir.open(out, kind="train", spec=spec, force=force)
+    with run_dir:
+        run = train_in_run(config, run_dir, progress=progress, model=model)
+        if not run_dir.cached:
+            run_dir.complete(**run.summary())
+    return run
+
+
+def train_in_run(
+    config: TrainConfig,
+    run_dir: RunDir | None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    model: nn.Module | None = None,
+) -> TrainRun:
+    """Train into an open run directory (resuming its finished epochs); the caller completes it.
+
+    What a finished run keeps: ``metrics.parquet``, ``eigs.parquet`` when tracked, the weight
+    path (``path.npz``) and the final state (``checkpoints/final.pt``); the epoch units are
+    only the resume cache.
+    """
     data = load_dataset(
         config.dataset, data_dir=config.data_dir, download=config.download, seed=config.seed,
         limit=config.limit,
     )  # fmt: skip
     data = data.to(_check_device(config.device))
     session = _Session(config, data, model)
-    spec = config.model_dump(mode="json")
-    if model is not None:
-        spec["model"] = f"user:{type(model).__qualname__}"
-        spec["user_layout"] = [[name, list(p.shape)] for name, p in model.named_parameters()]
-    run_dir = RunDir.open(out, kind="train", spec=spec, force=force) if out else None
+    if run_dir is not None and run_dir.status == "complete" and (run_dir.path / FINAL_CHECKPOINT).is_file():
+        return _stored_run(session, run_dir)
     recorder = _recorder(session, config)
     start_epoch = _resume(session, run_dir, recorder)
     # Snapshots already in stored epoch units (all of them after a resume, none on a fresh start,
@@ -299,6 +367,19 @@ def train(
     if session.status == "running":
         session.status = "complete"
     return _finish(session, recorder, run_dir)
+
+
+def _stored_run(session: _Session, run_dir: RunDir) -> TrainRun:
+    """A finished run read back from its files (final state, metrics, path): nothing is trained."""
+    session.restore((run_dir.path / FINAL_CHECKPOINT).read_bytes())
+    summary = run_dir.manifest.get("summary", {})
+    stored_path = load_path(run_dir)
+    snapshots, steps = (None, None) if stored_path is None else stored_path[:2]
+    eigs = run_dir.read_table("eigs") if (run_dir.path / "eigs.parquet").is_file() else None
+    return TrainRun(
+        session.config, run_dir.read_table("metrics"), str(summary.get("status", "complete")), session.model,
+        int(summary.get("steps", session.steps)), snapshots, steps, run_dir, eigs, summary.get("stopped"),
+    )  # fmt: skip
 
 
 def _check_device(device: str) -> str:
@@ -345,6 +426,8 @@ def _resume(session: _Session, run_dir: RunDir | None, recorder: PathRecorder | 
     rows = meta["rows"] if "rows" in meta else [unit_meta["row"] for _, unit_meta in units]
     session.rows = [{key: math.nan if value is None else value for key, value in row.items()} for row in rows]
     session.status = meta["status"]
+    session.first_loss = meta.get("first_loss")
+    session.stop_reason = meta.get("stop_reason")
     if session.eigen_tracker is not None:
         session.eigen_tracker.restore(arrays, meta)
     if recorder is not None:
@@ -364,7 +447,9 @@ def _store_epoch(
         arrays["snapshots"], arrays["snapshot_steps"] = recorder.new_since(before)
     row = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
            for key, value in session.rows[-1].items()}  # fmt: skip
-    meta: dict[str, Any] = {"row": row, "status": session.status}
+    meta: dict[str, Any] = {"row": row, "status": session.status, "stop_reason": session.stop_reason}
+    if session.first_loss is not None and math.isfinite(session.first_loss):
+        meta["first_loss"] = session.first_loss
     if session.eigen_tracker is not None:
         tracker_arrays, tracker_meta = session.eigen_tracker.state()
         arrays |= tracker_arrays
@@ -389,7 +474,8 @@ def _finish(session: _Session, recorder: PathRecorder | None, run_dir: RunDir | 
             run_dir.write_table("eigs", eigs)
         if recorder is not None:
             recorder.save(run_dir)
-        run_dir.complete(status=session.status, steps=session.steps)
+        run_dir.write_bytes(FINAL_CHECKPOINT, session.state())
     return TrainRun(
-        session.config, metrics, session.status, session.model, session.steps, snapshots, steps, run_dir, eigs
-    )
+        session.config, metrics, session.status, session.model, session.steps, snapshots, steps, run_dir,
+        eigs, session.stop_reason,
+    )  # fmt: skip

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optiscope.errors import SpecError
+from optiscope.optimizers.table import get_entry
+from optiscope.optimizers.validation import validate_hparams
 from optiscope.spec_syntax import format_named_args, parse_named_args
 
 __all__ = ["OptimizerSpec", "parse_spec"]
@@ -103,9 +105,6 @@ def parse_spec(text: str) -> OptimizerSpec:
 
 
 def _validated(name: str, hparams: dict[str, Any]) -> OptimizerSpec:
-    from optiscope.optimizers.registry import get_entry
-    from optiscope.optimizers.validation import validate_hparams
-
     entry = get_entry(name)
     checked = validate_hparams(entry.name, entry.factory, hparams, entry.defaults)
     return OptimizerSpec(entry.name, checked)

@@ -1,4 +1,9 @@
-"""``PathSet``: the trajectories of many optimizer runs on one surface, as plain arrays."""
+"""``PathSet``: the trajectories of many optimizer runs on one surface, as plain arrays.
+
+Also the layout of a paths study's stored tables (:class:`TableLayout`): ``runs.parquet`` (one row
+per run) and ``paths.parquet`` (one row per recorded step of the runs whose full paths are kept),
+built piece by piece so a study never holds every run's path at once.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["RUN_STATUSES", "PathSet"]
+__all__ = ["RUN_STATUSES", "PathSet", "TableLayout", "first_step_at_or_below"]
 
 RUN_STATUSES = ("converged", "diverged", "max_steps")
 
@@ -56,7 +61,8 @@ class PathSet:
         grad_norms: norm of the gradient the optimizer was given, shape ``(runs, steps + 1)``.
         n_steps: optimizer steps each run took, shape ``(runs,)``.
         status: per run, one of ``converged``, ``diverged``, ``max_steps``.
-        info: free metadata (engine options, which runs were batched).
+        info: free metadata (engine options, which runs were batched; ``start_indices``, the
+            study's starts these are, when the runs are those of a sample of its starts).
     """
 
     surface: str
@@ -104,8 +110,37 @@ class PathSet:
 
     def steps_to_reach(self, target: float) -> np.ndarray:
         """First step at which each run's loss is at or below ``target``; -1 where it never is."""
-        hit = self.losses <= target  # NaN compares False
-        return np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+        return first_step_at_or_below(self.losses, target)
+
+    def subset(self, start_indices: np.ndarray | list[int]) -> PathSet:
+        """The runs of every config from the starts ``start_indices`` only (config-major, as ever).
+
+        ``info["start_indices"]`` records which of the original starts the subset holds.
+        """
+        chosen = np.asarray(start_indices, dtype=np.int64).reshape(-1)
+        if chosen.size and (chosen.min() < 0 or chosen.max() >= self.n_starts):
+            raise IndexError(
+                f"start indices must lie in [0, {self.n_starts}), got {chosen.min()}..{chosen.max()}"
+            )
+        runs = (np.arange(len(self.specs))[:, None] * self.n_starts + chosen[None, :]).reshape(-1)
+        earlier = self.info.get("start_indices")
+        info = {
+            **self.info,
+            "start_indices": (np.asarray(earlier)[chosen] if earlier is not None else chosen).tolist(),
+        }
+        return PathSet(
+            surface=self.surface,
+            specs=list(self.specs),
+            labels=list(self.labels),
+            optimizers=list(self.optimizers),
+            starts=self.starts[chosen],
+            points=self.points[runs],
+            losses=self.losses[runs],
+            grad_norms=self.grad_norms[runs],
+            n_steps=self.n_steps[runs],
+            status=[self.status[run] for run in runs],
+            info=info,
+        )
 
     def to_frame(self) -> pd.DataFrame:
         """Long table, one row per (run, recorded step): the ``paths.parquet`` layout."""
@@ -164,34 +199,156 @@ class PathSet:
         steps: int | None = None,
         info: dict[str, Any] | None = None,
     ) -> PathSet:
-        """Rebuild a ``PathSet`` from its two stored tables (the inverse of the frames above)."""
+        """Rebuild a ``PathSet`` from its two stored tables (the inverse of the frames above).
+
+        ``runs`` holds every run of the study; ``paths`` may hold the full paths of some starts
+        only (a study that kept a sample), the same starts for every config. The PathSet then
+        holds the runs from those starts, and ``info["start_indices"]`` says which they are.
+
+        Raises:
+            ValueError: ``paths`` holds different starts for different configs, or runs that
+                ``runs`` lacks.
+        """
         runs = runs.sort_values("run").reset_index(drop=True)
-        n_runs = len(runs)
-        specs = list(dict.fromkeys(runs["spec"]))
-        optimizers = [runs.loc[runs["spec"] == spec, "optimizer"].iloc[0] for spec in specs]
-        n_starts = n_runs // max(len(specs), 1)
-        starts = runs[["start_x", "start_y"]].to_numpy()[:n_starts]
-        n_steps = runs["steps"].to_numpy().astype(np.int64)
-        width = steps + 1 if steps is not None else int(paths["step"].max()) + 1
-        points = np.full((n_runs, width, 2), np.nan)
-        losses = np.full((n_runs, width), np.nan)
-        grad_norms = np.full((n_runs, width), np.nan)
-        run_index = paths["run"].to_numpy()
+        specs = [str(spec) for spec in dict.fromkeys(runs["spec"])]
+        optimizers = [str(runs.loc[runs["spec"] == spec, "optimizer"].iloc[0]) for spec in specs]
+        study_starts = len(runs) // max(len(specs), 1)
+        run_index = paths["run"].to_numpy().astype(np.int64)
+        kept = np.unique(run_index)
+        start_indices = np.unique(kept % max(study_starts, 1))
+        rows = (np.arange(len(specs))[:, None] * study_starts + start_indices[None, :]).reshape(-1)
+        if not np.array_equal(kept, rows) or (rows.size and rows[-1] >= len(runs)):
+            raise ValueError(
+                "the paths table must hold runs of the runs table, the same starts for every config"
+            )
+        chosen = runs.iloc[rows]
+        width = steps + 1 if steps is not None else int(paths["step"].max()) + 1 if len(paths) else 1
+        points = np.full((len(rows), width, 2), np.nan)
+        losses = np.full((len(rows), width), np.nan)
+        grad_norms = np.full((len(rows), width), np.nan)
+        position = np.searchsorted(rows, run_index)
         step_index = paths["step"].to_numpy()
-        points[run_index, step_index, 0] = paths["x"].to_numpy()
-        points[run_index, step_index, 1] = paths["y"].to_numpy()
-        losses[run_index, step_index] = paths["loss"].to_numpy()
-        grad_norms[run_index, step_index] = paths["grad_norm"].to_numpy()
+        points[position, step_index, 0] = paths["x"].to_numpy()
+        points[position, step_index, 1] = paths["y"].to_numpy()
+        losses[position, step_index] = paths["loss"].to_numpy()
+        grad_norms[position, step_index] = paths["grad_norm"].to_numpy()
+        extra = {} if len(start_indices) == study_starts else {"start_indices": start_indices.tolist()}
         return cls(
             surface=surface,
             specs=specs,
             labels=labels or specs,
             optimizers=optimizers,
-            starts=starts,
+            starts=chosen[["start_x", "start_y"]].to_numpy(dtype=np.float64)[: len(start_indices)],
             points=points,
             losses=losses,
             grad_norms=grad_norms,
-            n_steps=n_steps,
-            status=list(runs["status"]),
-            info=dict(info or {}),
+            n_steps=chosen["steps"].to_numpy().astype(np.int64),
+            status=[str(status) for status in chosen["status"]],
+            info={**(info or {}), **extra},
         )
+
+
+def first_step_at_or_below(losses: np.ndarray, target: float) -> np.ndarray:
+    """First step at which each row of ``losses`` ``(runs, steps)`` is at or below ``target``; -1
+    where it never is (NaN, after a run stopped, never counts)."""
+    # float64 target: float32 losses are compared exactly as their float64 values were before.
+    hit = losses <= np.float64(target)  # NaN compares False
+    return np.where(hit.any(axis=1), hit.argmax(axis=1), -1)
+
+
+@dataclass(frozen=True)
+class TableLayout:
+    """The stored tables of one paths study, built piece by piece (one work unit at a time).
+
+    Every piece uses the same categories for ``spec``, ``optimizer`` and ``status``, so the tables
+    are dictionary-encoded with one dictionary and read back as pandas categoricals in config
+    order. ``runs.parquet`` keeps float64 (it has one row per run); ``paths.parquet`` stores
+    positions, losses and gradient norms as ``path_dtype``.
+
+    Attributes:
+        specs: spec strings, one per config.
+        optimizers: optimizer names, one per config.
+        starts: the study's start points, shape ``(n_starts, 2)``.
+        path_dtype: ``float32`` or ``float64``.
+    """
+
+    specs: tuple[str, ...]
+    optimizers: tuple[str, ...]
+    starts: np.ndarray
+    path_dtype: str
+
+    def _config_columns(self, config: int, count: int) -> dict[str, pd.Categorical]:
+        names = list(dict.fromkeys(self.optimizers))
+        return {
+            "optimizer": pd.Categorical.from_codes(
+                np.full(count, names.index(self.optimizers[config])), categories=names
+            ),
+            "spec": pd.Categorical.from_codes(np.full(count, config), categories=list(self.specs)),
+        }
+
+    def runs_rows(
+        self,
+        config: int,
+        start_indices: np.ndarray,
+        *,
+        status: np.ndarray,
+        n_steps: np.ndarray,
+        final_loss: np.ndarray,
+        final_points: np.ndarray,
+        steps_to_tolerance: np.ndarray,
+    ) -> pd.DataFrame:
+        """Rows of ``runs.parquet`` for config ``config`` from the starts ``start_indices``.
+
+        Args:
+            status: index into ``RUN_STATUSES`` per run.
+            steps_to_tolerance: first step within the loss tolerance, -1 (stored as missing) where
+                never reached.
+        """
+        count = len(start_indices)
+        reached = pd.array(steps_to_tolerance, dtype="Int64")
+        reached[np.asarray(steps_to_tolerance) < 0] = pd.NA
+        columns = {
+            "run": config * len(self.starts) + np.asarray(start_indices, dtype=np.int64),
+            **self._config_columns(config, count),
+            "start_x": self.starts[start_indices, 0],
+            "start_y": self.starts[start_indices, 1],
+            "status": pd.Categorical.from_codes(np.asarray(status, dtype=np.int64), categories=RUN_STATUSES),
+            "steps": np.asarray(n_steps, dtype=np.int64),
+            "final_loss": np.asarray(final_loss, dtype=np.float64),
+            "final_x": np.asarray(final_points, dtype=np.float64)[:, 0],
+            "final_y": np.asarray(final_points, dtype=np.float64)[:, 1],
+            "steps_to_tolerance": reached,
+        }
+        return pd.DataFrame(columns, columns=[*_RUN_COLUMNS, "steps_to_tolerance"])
+
+    def path_rows(
+        self,
+        config: int,
+        start_indices: np.ndarray,
+        *,
+        points: np.ndarray,
+        losses: np.ndarray,
+        grad_norms: np.ndarray,
+        n_steps: np.ndarray,
+    ) -> pd.DataFrame:
+        """Rows of ``paths.parquet``: every recorded step of the runs of config ``config`` from the
+        starts ``start_indices`` (``points`` of shape ``(len(start_indices), steps + 1, 2)``)."""
+        width = points.shape[1]
+        step = np.tile(np.arange(width, dtype=np.int32), len(start_indices))
+        owner = np.repeat(np.arange(len(start_indices)), width)
+        recorded = step <= np.asarray(n_steps)[owner]
+        owner, step = owner[recorded], step[recorded]
+        start = np.asarray(start_indices, dtype=np.int64)[owner]
+        dtype = np.dtype(self.path_dtype)
+        columns = {
+            "run": config * len(self.starts) + start,
+            **self._config_columns(config, len(owner)),
+            "start_x": self.starts[start, 0],
+            "start_y": self.starts[start, 1],
+            "step": step,
+            "x": points[owner, step, 0].astype(dtype),
+            "y": points[owner, step, 1].astype(dtype),
+            "loss": losses[owner, step].astype(dtype),
+            "grad_norm": grad_norms[owner, step].astype(dtype),
+        }
+        return pd.DataFrame(columns, columns=_PATH_COLUMNS)

@@ -13,8 +13,10 @@ from optiscope.store.manifest import MANIFEST_NAME
 from optiscope.store.units import check_relpath
 
 __all__ = [
+    "DATA_DIR",
     "FIGURES_DIR",
     "OWNED_FOLDERS",
+    "SHARED_ASSETS_DIR",
     "UNITS_DIR",
     "os_reason",
     "prepare_directory",
@@ -24,8 +26,10 @@ __all__ = [
 
 UNITS_DIR = "units"
 FIGURES_DIR = "figures"
+SHARED_ASSETS_DIR = "assets"  # files every report of a run tree links to (written once, at the root)
+DATA_DIR = "data"  # units that are results (kept after completion), e.g. a teaching study's traces
 # Folders that belong to optiscope as a whole: ``--force`` removes them with everything inside.
-OWNED_FOLDERS = (UNITS_DIR, FIGURES_DIR, "checkpoints")
+OWNED_FOLDERS = (UNITS_DIR, FIGURES_DIR, DATA_DIR, "checkpoints")
 
 
 def os_reason(exc: OSError) -> str:
@@ -65,6 +69,8 @@ def _remove_listed_file(root: Path, relpath: Any) -> None:
         target = root / check_relpath(relpath)
     except StoreError:
         return  # never follow a path the store would not have written
+    if relpath.startswith(f"{SHARED_ASSETS_DIR}/"):
+        return  # shared by every report in the tree (plotly.js); a later report rewrites it if gone
     if not target.is_file() or not target.resolve().is_relative_to(root.resolve()):
         return
     if _inside_nested_run(root, target):

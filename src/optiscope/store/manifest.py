@@ -49,6 +49,8 @@ MANAGED_FIELDS = frozenset(
         "units",
         "error",
         "summary",
+        "units_pruned",
+        "reused_units",
     ]
 )
 

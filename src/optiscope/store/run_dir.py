@@ -10,19 +10,23 @@ import copy
 import io
 import json
 import math
+import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from optiscope.errors import StoreError
 from optiscope.store.atomic import atomic_write_bytes, is_temp_file, to_json_text
 from optiscope.store.hashing import canonicalize, spec_hash
 from optiscope.store.layout import (
+    DATA_DIR,
     FIGURES_DIR,
     UNITS_DIR,
     os_reason,
@@ -40,9 +44,13 @@ from optiscope.store.manifest import (
     scan_files,
     write_manifest,
 )
-from optiscope.store.units import check_name, check_relpath, decode_unit, encode_unit
+from optiscope.store.table_writer import TableWriter, parquet_table_writer
+from optiscope.store.units import ArrayRecord, check_name, check_relpath, decode_unit, encode_unit
 
 __all__ = ["RunDir", "load_run"]
+
+R = TypeVar("R", bound=ArrayRecord)
+Arrays = dict[str, np.ndarray]
 
 
 def _holds_foreign_files(root: Path) -> bool:
@@ -187,6 +195,64 @@ class RunDir:
         """The ``(arrays, meta)`` of a completed unit; StoreError if it is missing or unreadable."""
         return decode_unit(self._unit_path(unit_id))
 
+    def unit(
+        self,
+        unit_id: str,
+        compute: Callable[[], tuple[Mapping[str, np.ndarray], Mapping[str, Any]]],
+        *,
+        keep: bool = False,
+    ) -> tuple[Arrays, dict[str, Any]]:
+        """The unit ``unit_id``: read back when a finished one is on disk, else computed and saved.
+
+        This is the one has / load / compute / save step every resumable study goes through.
+        A ``keep`` unit is a result the figures read: it is stored as ``data/<unit_id>.npz`` and
+        survives the pruning of the caches.
+        """
+        if keep:
+            relpath = f"{DATA_DIR}/{check_name(unit_id)}.npz"
+            if not (self._path / relpath).is_file():
+                arrays, meta = compute()
+                self._write_file(relpath, encode_unit(arrays, meta))
+            return decode_unit(self._path / relpath)
+        if self.has_unit(unit_id):
+            if unit_id not in self._manifest.setdefault("reused_units", []):
+                self._manifest["reused_units"] = sorted([*self._manifest["reused_units"], unit_id])
+                self._save()
+        else:
+            arrays, meta = compute()
+            self.save_unit(unit_id, arrays, meta)
+        return self.load_unit(unit_id)
+
+    def load_kept(self, unit_id: str) -> tuple[Arrays, dict[str, Any]]:
+        """The ``(arrays, meta)`` of a unit stored with ``keep=True``."""
+        return decode_unit(self._path / DATA_DIR / f"{check_name(unit_id)}.npz")
+
+    def record_unit(self, unit_id: str, kind: type[R], compute: Callable[[], R]) -> R:
+        """:meth:`unit` for a result type that carries its own ``to_arrays`` / ``from_arrays``."""
+        arrays, meta = self.unit(unit_id, lambda: compute().to_arrays())
+        return kind.from_arrays(arrays, meta)
+
+    def prune_units(self) -> int:
+        """Remove the unit caches of a complete run (its tables hold the results); the count.
+
+        A run that is still running or failed keeps its units, so it can resume.
+        """
+        if self.status != "complete":
+            raise StoreError(f"{self._path} is {self.status}: only a complete run's units are pruned")
+        units = self._path / UNITS_DIR
+        count = len(self.completed_units())
+        if units.is_dir():
+            try:
+                shutil.rmtree(units)
+            except OSError as exc:
+                raise StoreError(f"cannot remove {units}: {os_reason(exc)}") from exc
+        if count:
+            self._manifest["units_pruned"] = int(self._manifest.get("units_pruned", 0)) + count
+        self._manifest["units"] = []
+        self._manifest["files"] = scan_files(self._path)
+        self._save()
+        return count
+
     # -- tables, json, bytes, figures -------------------------------------------------------
 
     def _table_relpath(self, name: str) -> str:
@@ -205,6 +271,21 @@ class RunDir:
             return pd.read_parquet(path)
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot read table {path}: {exc}") from exc
+
+    def table_writer(self, name: str, schema: pa.Schema) -> AbstractContextManager[TableWriter]:
+        """Write ``<name>.parquet`` piece by piece (one row group per ``write``), for tables too large
+        to hold in memory; the file appears atomically, and is recorded, when the ``with`` ends.
+
+        See :func:`optiscope.store.table_writer.parquet_table_writer`.
+        """
+        relpath = self._table_relpath(name)
+
+        def record() -> None:
+            entry = file_entry(self._path, relpath)
+            self._manifest["files"] = merge_file_entry(self._manifest["files"], entry)
+            self._save()
+
+        return parquet_table_writer(self._path / relpath, schema, on_written=record)
 
     def write_bytes(self, relpath: str, data: bytes) -> Path:
         return self._write_file(check_relpath(relpath), bytes(data))
@@ -235,6 +316,20 @@ class RunDir:
         buffer = io.BytesIO()
         fig.savefig(buffer, format=suffix, **savefig_kwargs)
         return self._write_file(relpath, buffer.getvalue())
+
+    def clear_figures(self) -> None:
+        """Remove ``figures/`` (before a re-draw, so the folder holds only what the style asks for)."""
+        folder = self._path / FIGURES_DIR
+        if folder.is_dir():
+            try:
+                shutil.rmtree(folder)
+            except OSError as exc:
+                raise StoreError(f"cannot clear {folder}: {os_reason(exc)}") from exc
+        prefix = f"{FIGURES_DIR}/"
+        self._manifest["files"] = [
+            entry for entry in self._manifest["files"] if not entry["path"].startswith(prefix)
+        ]
+        self._save()
 
     def _write_file(self, relpath: str, data: bytes, *, save: bool = True) -> Path:
         """Write one file atomically and record it in the manifest's file list."""
@@ -267,11 +362,16 @@ class RunDir:
         self._manifest.update(canonicalize(fields, "info"))
         self._save()
 
-    def complete(self, **summary: Any) -> None:
-        """Mark the run complete, with an optional JSON ``summary`` and the total wall time."""
+    def complete(self, *, prune: bool = True, **summary: Any) -> None:
+        """Mark the run complete, with an optional JSON ``summary`` and the total wall time.
+
+        Its unit caches are then removed (``prune``): what they held is in the run's tables.
+        """
         if summary:
             self._manifest["summary"] = canonicalize(summary, "summary")
         self._finish("complete")
+        if prune:
+            self.prune_units()
 
     def fail(self, message: str) -> None:
         """Mark the run failed with ``message``; opening it again resumes it."""

@@ -12,16 +12,28 @@ import re
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
 from optiscope.errors import StoreError
 from optiscope.store.atomic import TEMP_SUFFIX, to_json_text
 
-__all__ = ["META_KEY", "check_name", "check_relpath", "decode_unit", "encode_unit"]
+__all__ = ["META_KEY", "ArrayRecord", "check_name", "check_relpath", "decode_unit", "encode_unit"]
 
 META_KEY = "__meta__"
+R = TypeVar("R", bound="ArrayRecord")
+
+
+class ArrayRecord(Protocol):
+    """A result that turns itself into a unit's ``(arrays, meta)`` and back (Spectrum, ...)."""
+
+    def to_arrays(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]: ...
+
+    @classmethod
+    def from_arrays(cls: type[R], arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> R: ...
+
+
 _NAME = re.compile(r"[A-Za-z0-9_.-]+")
 
 
@@ -52,7 +64,7 @@ def check_relpath(relpath: str | PurePosixPath) -> str:
 
 
 def encode_unit(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None) -> bytes:
-    """The ``.npz`` bytes of one unit (no pickles: object arrays are refused).
+    """The compressed ``.npz`` bytes of one unit (no pickles: object arrays are refused).
 
     Raises:
         StoreError: a bad array name, an object array, or meta that is not strict JSON.
@@ -68,7 +80,7 @@ def encode_unit(arrays: Mapping[str, np.ndarray], meta: Mapping[str, Any] | None
         payload[name] = value
     payload[META_KEY] = np.array(to_json_text(dict(meta or {})))
     buffer = io.BytesIO()
-    np.savez(buffer, allow_pickle=False, **payload)
+    np.savez_compressed(buffer, allow_pickle=False, **payload)
     return buffer.getvalue()
 
 

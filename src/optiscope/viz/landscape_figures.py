@@ -33,6 +33,8 @@ from matplotlib.ticker import FuncFormatter
 from scipy.interpolate import RegularGridInterpolator
 
 from optiscope.errors import SpecError
+from optiscope.landscape.grid import LandscapeGrid
+from optiscope.landscape.projection import PathProjection, PlaneGradient
 from optiscope.viz.interactive_frames import _finite_or_nan
 from optiscope.viz.levels import contour_levels
 from optiscope.viz.palette import colour_for
@@ -72,7 +74,7 @@ def _cmap(name: str) -> Colormap:
     return colormaps[name].with_extremes(bad="#DDDDDD")
 
 
-def plane_arrays(grid: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def plane_arrays(grid: LandscapeGrid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(alphas, betas, loss (n_alpha, n_beta))`` of a 2-D grid as floats, non-finite -> NaN.
 
     Raises:
@@ -97,7 +99,7 @@ def diverged_note(values: np.ndarray) -> str:
     return f"{bad} of {values.size} grid points non-finite (diverged), left blank" if bad else ""
 
 
-def _describe(grid: Any, title: str, values: np.ndarray) -> str:
+def _describe(grid: LandscapeGrid, title: str, values: np.ndarray) -> str:
     """The title, then a line naming the directions and data (from ``attrs``), then the NaN note."""
     attrs = getattr(grid, "attrs", None) or {}
     facts = [f"{attrs['directions_kind']} directions"] if attrs.get("directions_kind") else []
@@ -111,7 +113,7 @@ def _percent(share: float) -> str:
     return f"{100 * share:.1f}%" if abs(share) >= 1e-3 else f"{100 * share:.2g}%"
 
 
-def capture_note(path: Any) -> tuple[str, str | None]:
+def capture_note(path: PathProjection | None) -> tuple[str, str | None]:
     """``("plane captures 2.1% of the path's motion", warning or None)``.
 
     The warning is set when the share is below :data:`OFF_PLANE_THRESHOLD`.
@@ -127,13 +129,13 @@ def capture_note(path: Any) -> tuple[str, str | None]:
     return note, warning
 
 
-def _path_steps(path: Any) -> np.ndarray:
+def _path_steps(path: PathProjection | None) -> np.ndarray:
     """The snapshots' steps, or their indices when the path has none."""
     steps = getattr(path, "steps", None)
     return np.arange(len(path.coords), dtype=float) if steps is None else np.asarray(steps, dtype=float)
 
 
-def path_coords(path: Any) -> tuple[np.ndarray, np.ndarray]:
+def path_coords(path: PathProjection | None) -> tuple[np.ndarray, np.ndarray]:
     """``(coords (k, 2), steps (k,))`` of a path on a plane; steps count snapshots when it has none."""
     coords = np.asarray(path.coords, dtype=float)
     if coords.ndim != 2 or coords.shape[1] < 2:
@@ -147,7 +149,9 @@ def loss_on_plane(alphas: np.ndarray, betas: np.ndarray, loss: np.ndarray, coord
     return interpolate(coords)
 
 
-def descent_arrow(gradient: Any, alphas: np.ndarray, betas: np.ndarray) -> tuple[np.ndarray, str] | None:
+def descent_arrow(
+    gradient: PlaneGradient | None, alphas: np.ndarray, betas: np.ndarray
+) -> tuple[np.ndarray, str] | None:
     """Tip of an arrow from the centre along ``-g`` (scaled to be visible) and its label.
 
     ``gradient.captured`` (like ``PathProjection.captured``) is a share of the squared norm,
@@ -213,7 +217,9 @@ def _outside(coords: np.ndarray, alphas: np.ndarray, betas: np.ndarray) -> int:
     return int((~inside).sum())
 
 
-def _write_capture(axes: Axes, path: Any, outside: int = 0, three_d: bool = False, size: float = 8) -> None:
+def _write_capture(
+    axes: Axes, path: PathProjection | None, outside: int = 0, three_d: bool = False, size: float = 8
+) -> None:
     """The captured-share note (top left) and, below the threshold, the off-plane warning (bottom)."""
     note, warning = capture_note(path)
     if outside:
@@ -237,7 +243,9 @@ def _write_capture(axes: Axes, path: Any, outside: int = 0, three_d: bool = Fals
         )
 
 
-def _draw_path(axes: Axes, path: Any, alphas: np.ndarray, betas: np.ndarray, size: float) -> Any:
+def _draw_path(
+    axes: Axes, path: PathProjection | None, alphas: np.ndarray, betas: np.ndarray, size: float
+) -> Any:
     """The projected path: a line, its snapshots coloured by step, start (o) and end (X)."""
     coords, steps = path_coords(path)
     axes.plot(
@@ -279,8 +287,8 @@ def _draw_plane(
     kind: str,
     grid_arrays: tuple[np.ndarray, np.ndarray, np.ndarray],
     levels: np.ndarray,
-    path: Any = None,
-    gradient: Any = None,
+    path: PathProjection | None = None,
+    gradient: PlaneGradient | None = None,
     cmap: str = "viridis",
     text_size: float = 8,
 ) -> tuple[Any, Any, str | None]:
@@ -315,9 +323,9 @@ def _draw_plane(
 
 
 def landscape_contour(
-    grid: Any,
-    path: Any = None,
-    gradient: Any = None,
+    grid: LandscapeGrid,
+    path: PathProjection | None = None,
+    gradient: PlaneGradient | None = None,
     title: str = "",
     log_levels: bool | None = None,
     size: tuple[float, float] = (8.0, 6.5),
@@ -353,7 +361,11 @@ def landscape_contour(
 
 
 def landscape_heatmap(
-    grid: Any, metric: str = "loss", path: Any = None, title: str = "", size: tuple[float, float] = (7.5, 6.0)
+    grid: LandscapeGrid,
+    metric: str = "loss",
+    path: PathProjection | None = None,
+    title: str = "",
+    size: tuple[float, float] = (7.5, 6.0),
 ) -> Figure:
     """Heat map of ``loss`` or ``accuracy`` over (alpha, beta) (seed 001 figs. 4-7).
 
@@ -381,7 +393,7 @@ def _draw_surface_panel(
     axes: Any,
     arrays: tuple[np.ndarray, ...],
     zlim: tuple[float, float],
-    path: Any,
+    path: PathProjection | None,
     view: tuple[float, float],
     text_size: float = 8,
 ) -> None:
@@ -410,8 +422,8 @@ def _draw_surface_panel(
 
 
 def landscape_surface3d(
-    grid: Any,
-    path: Any = None,
+    grid: LandscapeGrid,
+    path: PathProjection | None = None,
     title: str = "",
     view: tuple[float, float] = (35.0, -60.0),
     size: tuple[float, float] = (8.0, 6.5),
@@ -431,7 +443,10 @@ def landscape_surface3d(
 
 
 def landscape_curve(
-    grid: Any, title: str = "", quadratic: np.ndarray | None = None, size: tuple[float, float] = (8.0, 4.8)
+    grid: LandscapeGrid,
+    title: str = "",
+    quadratic: np.ndarray | None = None,
+    size: tuple[float, float] = (8.0, 4.8),
 ) -> Figure:
     """Loss along a line with accuracy on a twin axis (Li et al. interpolation plots).
 
@@ -490,7 +505,7 @@ def landscape_curve(
 
 
 def path_fidelity_figure(
-    path: Any,
+    path: PathProjection | None,
     true_path_loss: np.ndarray | None = None,
     surface_path_loss: np.ndarray | None = None,
     title: str = "",

@@ -10,11 +10,12 @@ off-plane warning below 10 %, is written on the figure. Nothing here evaluates a
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
 
+from optiscope.landscape.grid import LandscapeGrid
+from optiscope.landscape.projection import PathProjection, PlaneGradient
 from optiscope.viz.interactive import _camera, _contour_trace, _thin_grid, _z_range
 from optiscope.viz.landscape_figures import (
     capture_note,
@@ -41,7 +42,7 @@ def _title(title: str, values: np.ndarray) -> dict:
     return {"text": "<br>".join(lines)}
 
 
-def _notes(path: Any) -> list[dict]:
+def _notes(path: PathProjection | None) -> list[dict]:
     """Paper-anchored annotations: the captured share and, below the threshold, the warning."""
     if path is None:
         return []
@@ -110,7 +111,10 @@ def _path_traces(coords: np.ndarray, steps: np.ndarray, slice_loss: np.ndarray, 
 
 
 def landscape_surface_plotly(
-    grid: Any, path: Any = None, title: str = "", view: tuple[float, float] = (35.0, -60.0)
+    grid: LandscapeGrid,
+    path: PathProjection | None = None,
+    title: str = "",
+    view: tuple[float, float] = (35.0, -60.0),
 ) -> go.Figure:
     """Rotatable 3-D surface of the loss over (alpha, beta), with the path riding on it.
 
@@ -161,7 +165,12 @@ def landscape_surface_plotly(
     return figure
 
 
-def landscape_contour_plotly(grid: Any, path: Any = None, gradient: Any = None, title: str = "") -> go.Figure:
+def landscape_contour_plotly(
+    grid: LandscapeGrid,
+    path: PathProjection | None = None,
+    gradient: PlaneGradient | None = None,
+    title: str = "",
+) -> go.Figure:
     """Filled contour of the loss over (alpha, beta) with the path and the descent arrow.
 
     Levels are log-spaced above the minimum when the loss spans decades (hover then still shows

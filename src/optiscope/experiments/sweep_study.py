@@ -8,17 +8,16 @@ and a killed sweep resumes at the first unfinished cell. A diverged cell is a re
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
 
 from optiscope.errors import SpecError
-from optiscope.experiments.paths_render import write_report
+from optiscope.experiments.execute import execute
+from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind, Style
 from optiscope.experiments.train_study import run_train_study
 from optiscope.nets.budget import SeedBudget, budget_fields, train_size
 from optiscope.nets.trainer import MAX_EPOCHS, TrainConfig
@@ -27,8 +26,11 @@ from optiscope.spec_syntax import format_named_args
 from optiscope.store import RunDir
 from optiscope.validated import validated
 from optiscope.viz.markdown import markdown_table
+from optiscope.viz.sweep_figures import sweep_heatmap
 
-__all__ = ["SweepConfig", "cell_configs", "cell_name", "run_sweep", "sweep_heatmap", "with_budget"]
+__all__ = ["CELLS_DIR", "SWEEP", "SweepConfig", "cell_configs", "cell_name", "run_sweep", "with_budget"]
+
+CELLS_DIR = "cells"
 
 _TRAIN_FIELDS = set(TrainConfig.model_fields)
 
@@ -84,64 +86,46 @@ def cell_name(index: int, settings: dict[str, Any]) -> str:
     return f"{index:03d}-" + "".join(char if char.isalnum() or char in ".-" else "_" for char in parts)
 
 
+def _compute(sweep: SweepConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
+    """Train every cell in ``cells/`` (finished cells are reused) and store the results table."""
+    rows = []
+    cells = cell_configs(sweep)
+    for index, (settings, config) in enumerate(cells):
+        folder = run_dir.path / CELLS_DIR / cell_name(index, settings)
+        run = run_train_study(config, folder, force=ctx.force)
+        ctx.report(index + 1, len(cells))
+        last = run.metrics.iloc[-1]
+        row = {key: str(value) for key, value in settings.items()}
+        row.update(status=run.status, epochs=int(last["epoch"]), steps=run.steps)
+        row.update({key: float(last[key]) for key in ("train_accuracy", "test_accuracy", "test_loss")})
+        rows.append(row)
+    results = pd.DataFrame(rows)
+    run_dir.write_table("results", results)
+    run_dir.write_text("results.md", markdown_table(results))
+    return {"cells": len(rows)}
+
+
+def _render(run_dir: RunDir, style: Style) -> None:
+    grid_keys = list(run_dir.spec["grid"])
+    figure = sweep_heatmap(run_dir.read_table("results"), grid_keys)
+    run_dir.save_figure(figure, "sweep.png", dpi=style.dpi)
+
+
+SWEEP: StudyKind[SweepConfig] = StudyKind(
+    name="sweep", config=SweepConfig, run=_compute, render=_render, nested=True
+)
+
+
 def run_sweep(
     sweep: SweepConfig,
     out: str | Path,
     *,
     force: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressCallback | None = None,
 ) -> pd.DataFrame:
-    """Run every cell (reusing finished ones) and store the results table, heatmap and report.
+    """Run every cell (reusing finished ones); the results table (heatmap and report drawn too).
 
     ``progress`` is called as ``progress(cells done, cells)`` after each cell.
     """
-    run_dir = RunDir.open(out, kind="sweep", spec=sweep.model_dump(mode="json"), force=force)
-    if run_dir.cached:
-        return run_dir.read_table("results")
-    rows = []
-    with run_dir:
-        cells = cell_configs(sweep)
-        for index, (settings, config) in enumerate(cells):
-            run = run_train_study(config, Path(out) / "cells" / cell_name(index, settings), force=force)
-            if progress is not None:
-                progress(index + 1, len(cells))
-            last = run.metrics.iloc[-1]
-            row = {key: str(value) for key, value in settings.items()}
-            row.update(status=run.status, epochs=int(last["epoch"]), steps=run.steps)
-            row.update({key: float(last[key]) for key in ("train_accuracy", "test_accuracy", "test_loss")})
-            rows.append(row)
-        results = pd.DataFrame(rows)
-        run_dir.write_table("results", results)
-        run_dir.write_text("results.md", markdown_table(results))
-        run_dir.save_figure(sweep_heatmap(results, list(sweep.grid)), "sweep.png")
-        run_dir.complete(cells=len(rows))
-    write_report(run_dir)
-    return results
-
-
-def sweep_heatmap(results: pd.DataFrame, keys: list[str]) -> Figure:
-    """Test accuracy over the first two grid keys, one panel per value of the others."""
-    rows_key, cols_key = [*keys, None, None][:2]
-    rest = keys[2:]
-    groups = list(results.groupby(rest, sort=False)) if rest else [((), results)]
-    figure = Figure(figsize=(4.6 * len(groups) + 1, 4.2), layout="constrained")
-    panels = figure.subplots(1, len(groups), squeeze=False)[0]
-    for axes, (name, group) in zip(panels, groups, strict=True):
-        if cols_key is None:
-            table = group.set_index(rows_key)[["test_accuracy"]]
-        else:
-            table = group.pivot_table(index=rows_key, columns=cols_key, values="test_accuracy", sort=False)
-        image = axes.imshow(table.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis")
-        axes.set(
-            xticks=range(table.shape[1]), yticks=range(table.shape[0]), xlabel=cols_key or "", ylabel=rows_key
-        )
-        axes.set_xticklabels(table.columns.astype(str))
-        axes.set_yticklabels(table.index.astype(str))
-        for (i, j), value in np.ndenumerate(table.to_numpy(dtype=float)):
-            axes.text(
-                j, i, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black"
-            )
-        label = ", ".join(f"{key}={value}" for key, value in zip(rest, np.atleast_1d(name), strict=False))
-        axes.set_title(label or "test accuracy")
-    figure.colorbar(image, ax=list(panels), label="test accuracy")
-    return figure
+    execution = execute(SWEEP, sweep, out, force=force, progress=progress)
+    return execution.run_dir.read_table("results")

@@ -8,8 +8,8 @@ optiscope's exact thin-SVD :func:`~optiscope.optimizers.full_adagrad.full_matrix
 and a vectorised diagonal AdaGrad on the same gradients, checks the full methods agree, and
 puts the published figures next to the new ones.
 
-spec (``AdagradTimingConfig``) -> compute (:func:`adagrad_timing`, a table) -> store
-(``timing.parquet``, ``figures/timing.png``) -> report.
+config (``AdagradTimingConfig``) -> run (:func:`adagrad_timing`, a table) -> store
+(``timing.parquet``) -> render (``figures/timing.png``, drawn by :mod:`optiscope.viz.timing_figures`).
 """
 
 from __future__ import annotations
@@ -17,29 +17,31 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import torch
-from matplotlib.figure import Figure
 from pydantic import BaseModel, ConfigDict, Field
+from scipy import linalg
 
-from optiscope.experiments.paths_render import write_report
+from optiscope.experiments.execute import execute
+from optiscope.experiments.protocol import RunContext, StudyKind, Style
 from optiscope.optimizers.full_adagrad import full_matrix_adagrad_updates
 from optiscope.store import RunDir
 from optiscope.validated import validated
+from optiscope.viz.timing_figures import adagrad_timing_figure
 
 __all__ = [
+    "ADAGRAD_TIMING",
     "EPS",
     "METHODS",
     "PUBLISHED_SECONDS",
     "PUBLISHED_SETTING",
     "AdagradTimingConfig",
     "adagrad_timing",
-    "adagrad_timing_figure",
     "diagonal_adagrad_updates",
     "eigh_reference_updates",
     "run_adagrad_timing",
@@ -105,8 +107,6 @@ def seed_method_updates(grads: np.ndarray, eps: float = EPS) -> np.ndarray:
     Returns:
         ``(N, F)`` updates.
     """
-    from scipy import linalg
-
     features = grads.shape[1]
     gram = np.zeros((features, features))
     updates = np.empty_like(grads)
@@ -216,37 +216,22 @@ def adagrad_timing(config: AdagradTimingConfig) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def adagrad_timing_figure(frame: pd.DataFrame) -> Figure:
-    """Horizontal bars, log seconds: each method measured here next to seed 004's figure."""
-    figure = Figure(figsize=(9.0, 1.6 + 0.9 * len(frame)), layout="constrained")
-    axes = figure.subplots()
-    positions = np.arange(len(frame))
-    height = 0.38
-    bar_sets = (
-        ("seconds", "this machine: " + str(frame["setting"].iloc[0]), -height / 2, "tab:blue"),
-        ("published_seconds", f"published: {PUBLISHED_SETTING}", height / 2, "tab:gray"),
-    )
-    for column, label, shift, colour in bar_sets:
-        values = frame[column].to_numpy(dtype=float)
-        shown = np.isfinite(values)
-        bars = axes.barh(positions[shown] + shift, values[shown], height=height, label=label, color=colour)
-        axes.bar_label(bars, labels=[_format_seconds(value) for value in values[shown]], padding=3)
-    axes.set_xscale("log")
-    axes.set_yticks(positions, frame["description"].tolist())
-    axes.invert_yaxis()
-    axes.set_xlabel("seconds for all steps together (log scale)")
-    figure.suptitle("full-matrix vs diagonal AdaGrad (seed 004's timing)")
-    figure.legend(loc="outside lower center", ncols=2, fontsize="small")
-    axes.margins(x=0.25)
-    return figure
+def _compute(config: AdagradTimingConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
+    frame = adagrad_timing(config)
+    run_dir.write_table("timing", frame)
+    for method, seconds in zip(frame["method"], frame["seconds"], strict=True):
+        run_dir.record_timing(method, float(seconds))
+    return {"methods": frame["method"].tolist()}
 
 
-def _format_seconds(seconds: float) -> str:
-    if seconds >= 1:
-        return f"{seconds:.3g} s"
-    if seconds >= 1e-3:
-        return f"{seconds * 1e3:.3g} ms"
-    return f"{seconds * 1e6:.3g} µs"
+def _render(run_dir: RunDir, style: Style) -> None:
+    figure = adagrad_timing_figure(run_dir.read_table("timing"), PUBLISHED_SETTING)
+    run_dir.save_figure(figure, "timing.png", dpi=style.dpi)
+
+
+ADAGRAD_TIMING: StudyKind[AdagradTimingConfig] = StudyKind(
+    name="adagrad-timing", config=AdagradTimingConfig, run=_compute, render=_render
+)
 
 
 def run_adagrad_timing(config: AdagradTimingConfig, out: str | Path, *, force: bool = False) -> pd.DataFrame:
@@ -258,15 +243,4 @@ def run_adagrad_timing(config: AdagradTimingConfig, out: str | Path, *, force: b
     Raises:
         StoreError: ``out`` holds a different run (without ``force``) or cannot be used.
     """
-    run_dir = RunDir.open(out, kind="adagrad-timing", spec=config.model_dump(mode="json"), force=force)
-    if run_dir.cached:
-        return run_dir.read_table("timing")
-    with run_dir:
-        frame = adagrad_timing(config)
-        run_dir.write_table("timing", frame)
-        for method, seconds in zip(frame["method"], frame["seconds"], strict=True):
-            run_dir.record_timing(method, float(seconds))
-        run_dir.save_figure(adagrad_timing_figure(frame), "timing.png")
-        run_dir.complete(methods=frame["method"].tolist())
-    write_report(run_dir)
-    return frame
+    return execute(ADAGRAD_TIMING, config, out, force=force).run_dir.read_table("timing")

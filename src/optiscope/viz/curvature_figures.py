@@ -1,13 +1,16 @@
-"""Figure of the tracked eigenvalue ratio ``lambda_1 / lambda_2`` (seed 001, fig. 3)."""
+"""Curvature figures: the tracked ratio ``lambda_1 / lambda_2`` (seed 001, fig. 3) and the spectral
+density on a log scale (as Ghorbani et al. 2019 plot it)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from optiscope.curvature.density import SpectralDensity
 from optiscope.curvature.errors import CurvatureError
 
-__all__ = ["ratio_figure"]
+__all__ = ["density_figure", "ratio_figure"]
 
 
 def ratio_figure(frame: pd.DataFrame, title: str = "ratio of the two largest Hessian eigenvalues") -> Figure:
@@ -34,4 +37,28 @@ def ratio_figure(frame: pd.DataFrame, title: str = "ratio of the two largest Hes
     axes.set_ylabel(r"$\lambda_1 / \lambda_2$")
     axes.set_title(title, fontsize=10)
     axes.grid(True, alpha=0.3)
+    return figure
+
+
+def density_figure(density: SpectralDensity, floor: float = 1e-8) -> Figure:
+    """Plot the density against eigenvalue, density on a log axis; the figure is not saved.
+
+    Args:
+        density: the estimate from :func:`density`.
+        floor: values below it are clipped so the log axis shows the tails down to ``floor``.
+
+    Returns:
+        A matplotlib :class:`~matplotlib.figure.Figure` with one axes.
+    """
+    figure = Figure(figsize=(6.0, 4.0), layout="constrained")
+    axes = figure.add_subplot()
+    axes.semilogy(density.grid, np.maximum(density.density, floor), color="tab:blue", linewidth=1.2)
+    axes.set_xlabel("eigenvalue")
+    axes.set_ylabel("density (log scale)")
+    axes.set_title(
+        f"Hessian spectral density (SLQ: {density.nodes.shape[0]} probes x {density.nodes.shape[1]} steps, "
+        f"sigma={density.sigma:.2g})",
+        fontsize=9,
+    )
+    axes.grid(True, which="major", alpha=0.3)
     return figure

@@ -10,32 +10,44 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 from scipy import stats
 
 from optiscope.errors import SpecError
-from optiscope.experiments.paths_render import write_report
+from optiscope.experiments.execute import execute
+from optiscope.experiments.protocol import RunContext, StudyKind, Style
 from optiscope.store import RunDir
 from optiscope.viz.markdown import markdown_table
 
-__all__ = ["OurRow", "TableSource", "comparison_frame", "findings", "read_ours", "run_table"]
+__all__ = [
+    "TABLE",
+    "OurRow",
+    "TableConfig",
+    "TableSource",
+    "comparison_frame",
+    "findings",
+    "read_ours",
+    "run_table",
+]
 
 _CHANCE_MARGIN = 1.2  # an accuracy within 20% of 1/classes is "at chance"
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class TableSource:
     """Where one row's numbers are: a run directory, and for a paths study the optimizer spec."""
 
     label: str
     run_dir: Path
-    published: dict[str, float | str]
+    published: dict[str, float | str] = Field(default_factory=dict)
     spec: str | None = None
 
 
@@ -167,8 +179,35 @@ def _names(labels: set[str]) -> str:
     return ", ".join(sorted(labels)) or "none"
 
 
+class TableConfig(BaseModel):
+    """A published table: its rows (our run + the seed's numbers), metrics, and what to say of the data."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sources: tuple[TableSource, ...] = Field(min_length=1)
+    metrics: tuple[str, ...] = Field(min_length=1)
+    classes: int | None = Field(default=None, description="classes of the data set (for 'at chance')")
+    context: tuple[str, ...] = ()
+
+
+def _compute(config: TableConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
+    ours = [read_ours(source, config.metrics) for source in config.sources]
+    frame = comparison_frame(config.sources, ours, config.metrics)
+    run_dir.write_table("comparison", frame)
+    run_dir.write_text("comparison.md", markdown_table(frame))
+    lines = findings(config.sources, ours, config.metrics, classes=config.classes, context=config.context)
+    run_dir.write_text("findings.md", "".join(f"- {line}\n" for line in lines))
+    return {"rows": len(frame)}
+
+
+def _render(run_dir: RunDir, style: Style) -> None:
+    """A table has no figures: the report shows ``comparison`` and ``findings.md``."""
+
+
+TABLE: StudyKind[TableConfig] = StudyKind(name="table", config=TableConfig, run=_compute, render=_render)
+
+
 def run_table(
-    spec: dict[str, Any],
     sources: Sequence[TableSource],
     metrics: Sequence[str],
     out: str | Path,
@@ -178,16 +217,7 @@ def run_table(
     force: bool = False,
 ) -> pd.DataFrame:
     """Store the comparison table (parquet + markdown) and the findings, then the report."""
-    run_dir = RunDir.open(out, kind="table", spec=spec, force=force)
-    if run_dir.cached:
-        return run_dir.read_table("comparison")
-    with run_dir:
-        ours = [read_ours(source, metrics) for source in sources]
-        frame = comparison_frame(sources, ours, metrics)
-        run_dir.write_table("comparison", frame)
-        run_dir.write_text("comparison.md", markdown_table(frame))
-        lines = findings(sources, ours, metrics, classes=classes, context=context)
-        run_dir.write_text("findings.md", "".join(f"- {line}\n" for line in lines))
-        run_dir.complete(rows=len(frame))
-    write_report(run_dir)
-    return frame
+    config = TableConfig(
+        sources=tuple(sources), metrics=tuple(metrics), classes=classes, context=tuple(context)
+    )
+    return execute(TABLE, config, out, force=force).run_dir.read_table("comparison")

@@ -1,43 +1,54 @@
 """``optiscope run``: an experiment's steps, in order, each in its own cached, resumable folder.
 
-spec (a resolved :class:`Experiment`) -> compute (each step through the study that owns it:
-paths, train, sweep, landscape, curvature, compare, table, teaching, timing) -> store (one run
-directory per step under ``DIR/NN-name/``, the experiment's manifest above them) -> render (each
-step's figures, ``about.md`` and one report). A killed study restarts at the unfinished step;
-each step resumes from its own finished units.
+config (a resolved :class:`Experiment`) -> run (each step turned into its study kind and config,
+then :func:`~optiscope.experiments.execute.execute`d in ``DIR/NN-name/``) -> store (the step run
+directories, the experiment's manifest above them) -> render (the experiment's ``about.md`` and a
+report that links every step's report). A killed study restarts at the unfinished step; each step
+resumes from its own finished units.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from optiscope.errors import SpecError
-from optiscope.experiments.adagrad_timing import run_adagrad_timing
-from optiscope.experiments.compare_step import run_compare, run_curvature_panels
+from optiscope.experiments.adagrad_timing_study import ADAGRAD_TIMING
+from optiscope.experiments.compare_study import (
+    COMPARE,
+    CURVATURE_PANELS,
+    CompareConfig,
+    CurvaturePanelsConfig,
+)
 from optiscope.experiments.curvature_study import CurvatureConfig
-from optiscope.experiments.experiment_spec import Experiment, parse_reference, sweep_cell
-from optiscope.experiments.landscape_panels import run_landscape_panels
-from optiscope.experiments.landscape_study import LandscapeConfig, run_landscape_study
-from optiscope.experiments.paths_render import write_report
-from optiscope.experiments.paths_study import run_paths_study
-from optiscope.experiments.sweep import SweepConfig, cell_name, run_sweep, with_budget
-from optiscope.experiments.table_step import TableSource, run_table
-from optiscope.experiments.teaching_study import run_teaching_study
-from optiscope.experiments.train_study import run_train_study
+from optiscope.experiments.execute import draw, execute
+from optiscope.experiments.experiment_spec import Experiment, parse_reference, resolve, sweep_cell
+from optiscope.experiments.landscape_panels_study import landscape_study_for
+from optiscope.experiments.landscape_study import LandscapeConfig
+from optiscope.experiments.note_study import NOTE, NoteConfig
+from optiscope.experiments.paths_study import PATHS
+from optiscope.experiments.presets import load_source
+from optiscope.experiments.protocol import RunContext, StudyKind, Style
+from optiscope.experiments.sweep_study import CELLS_DIR, SWEEP, SweepConfig, cell_name, with_budget
+from optiscope.experiments.table_study import TABLE, TableConfig, TableSource
+from optiscope.experiments.teaching_study import TEACHING
+from optiscope.experiments.train_study import TRAIN
 from optiscope.nets.budget import dataset_classes, describe_dataset
 from optiscope.nets.trainer import TrainConfig
 from optiscope.optimizers import parse_spec
 from optiscope.store import RunDir, spec_hash
 
-__all__ = ["ExperimentResult", "run_experiment", "step_folder"]
+__all__ = ["EXPERIMENT", "ExperimentResult", "run_experiment", "step_folder"]
 
 ProgressCallback = Callable[[int, int, str], None]
 STEPS_FILE = "steps.json"  # each finished step's fingerprint, so an edited study reruns only what changed
+Planned = tuple[StudyKind[Any], BaseModel]
 
 
 def step_folder(index: int, name: str) -> str:
@@ -59,7 +70,6 @@ class ExperimentResult:
 class _Context:
     experiment: Experiment
     out: Path
-    force: bool
     folders: dict[str, Path] = field(default_factory=dict)
 
     def step_dir(self, reference: str) -> Path:
@@ -71,7 +81,7 @@ class _Context:
         if selector is None:
             raise SpecError(f"{reference!r}: name one cell of sweep {name!r} as {name}[key=value,...]")
         index, settings = sweep_cell(step, selector)
-        return self.folders[name] / "cells" / cell_name(index, settings)
+        return self.folders[name] / CELLS_DIR / cell_name(index, settings)
 
     def train_config(self, fields: dict[str, Any]) -> TrainConfig:
         return TrainConfig.build(**{**fields, "device": self.experiment.device})
@@ -81,23 +91,17 @@ def _label(reference: str) -> str:
     return reference.replace("[", " ").replace("]", "").replace(",", " ")
 
 
-def _paths(step: Any, ctx: _Context, folder: Path) -> None:
-    run_paths_study(step.study(), folder, force=ctx.force)
+def _train(step: Any, ctx: _Context) -> Planned:
+    config = ctx.train_config(step.fields_of(TrainConfig))
+    return TRAIN, config if step.budget is None else with_budget(config, step.budget)
 
 
-def _train(step: Any, ctx: _Context, folder: Path) -> None:
-    config = ctx.train_config(step.model_dump(include=set(TrainConfig.model_fields)))
-    if step.budget is not None:
-        config = with_budget(config, step.budget)
-    run_train_study(config, folder, force=ctx.force)
-
-
-def _sweep(step: Any, ctx: _Context, folder: Path) -> None:
+def _sweep(step: Any, ctx: _Context) -> Planned:
     base = {**step.base, "device": ctx.experiment.device}
-    run_sweep(SweepConfig.build(base=base, grid=step.grid, budget=step.budget), folder, force=ctx.force)
+    return SWEEP, SweepConfig.build(base=base, grid=step.grid, budget=step.budget)
 
 
-def _landscape(step: Any, ctx: _Context, folder: Path) -> None:
+def _landscape(step: Any, ctx: _Context) -> Planned:
     settings = step.model_dump(include=set(LandscapeConfig.model_fields) - {"data", "run"})
     configs, labels, notes = [], [], []
     given = iter(step.labels or [])
@@ -114,12 +118,9 @@ def _landscape(step: Any, ctx: _Context, folder: Path) -> None:
                 LandscapeConfig.build(run=str(run), data=data, device=ctx.experiment.device, **settings)
             )
             labels.append(label)
-    if len(configs) == 1 and not notes:
-        run_landscape_study(configs[0], folder, force=ctx.force)
-    elif configs:
-        run_landscape_panels(configs, labels, folder, force=ctx.force, notes=notes)
-    else:
-        _note_only(folder, "landscape-skipped", notes, ctx.force)
+    if not configs:
+        return NOTE, NoteConfig(notes=tuple(notes))
+    return landscape_study_for(configs, labels, notes)
 
 
 def _status(run_dir: Path) -> str:
@@ -127,43 +128,37 @@ def _status(run_dir: Path) -> str:
     return str(manifest.get("summary", {}).get("status", manifest.get("status", "?")))
 
 
-def _note_only(folder: Path, kind: str, notes: list[str], force: bool) -> None:
-    """A step with nothing to compute (every run it reads diverged): its notes, as a finished run."""
-    run_dir = RunDir.open(folder, kind=kind, spec={"notes": notes}, force=force)
-    if not run_dir.cached:
-        run_dir.write_text("findings.md", "".join(f"- {note}\n" for note in notes))
-        run_dir.complete()
-        write_report(run_dir)
-
-
-def _curvature(step: Any, ctx: _Context, folder: Path) -> None:
+def _curvature(step: Any, ctx: _Context) -> Planned:
     settings = step.model_dump(include=set(CurvatureConfig.model_fields) - {"run"})
     settings["device"] = ctx.experiment.device
-    configs = [CurvatureConfig.build(run=str(ctx.step_dir(ref)), **settings) for ref in step.runs]
-    labels = list(step.labels or [_label(reference) for reference in step.runs])
+    configs = tuple(CurvatureConfig.build(run=str(ctx.step_dir(ref)), **settings) for ref in step.runs)
+    labels = tuple(step.labels or [_label(reference) for reference in step.runs])
     title = step.title or "loss along the top Hessian eigenvector"
-    run_curvature_panels(configs, labels, folder, title=title, force=ctx.force)
+    return CURVATURE_PANELS, CurvaturePanelsConfig(cells=configs, labels=labels, title=title)
 
 
-def _compare(step: Any, ctx: _Context, folder: Path) -> None:
-    runs = {label: ctx.step_dir(reference) for label, reference in step.runs.items()}
-    run_compare(runs, step.figures, folder, title=step.title or step.name, force=ctx.force)
+def _compare(step: Any, ctx: _Context) -> Planned:
+    runs = {label: str(ctx.step_dir(reference)) for label, reference in step.runs.items()}
+    return COMPARE, CompareConfig(runs=runs, figures=step.figures, title=step.title or step.name)
 
 
-def _table(step: Any, ctx: _Context, folder: Path) -> None:
+def _table(step: Any, ctx: _Context) -> Planned:
     sources = []
     for row in step.rows:
         name, selector = parse_reference(row.run)  # selectors were checked when the YAML loaded
         if ctx.experiment.step(name).kind == "paths":
+            spec = parse_spec(selector).to_string()
             source = TableSource(
-                row.label, ctx.folders[name], dict(row.published), parse_spec(selector).to_string()
+                label=row.label, run_dir=ctx.folders[name], published=dict(row.published), spec=spec
             )
         else:
-            source = TableSource(row.label, ctx.step_dir(row.run), dict(row.published))
+            source = TableSource(
+                label=row.label, run_dir=ctx.step_dir(row.run), published=dict(row.published)
+            )
         sources.append(source)
-    spec = {"table": step.model_dump(mode="json"), "sources": [str(source.run_dir) for source in sources]}
-    context = [f"Published: {step.source}.", *_data_context(ctx.experiment)]
-    run_table(spec, sources, step.metrics, folder, classes=_classes(ctx), context=context, force=ctx.force)
+    context = (f"Published: {step.source}.", *_data_context(ctx.experiment))
+    config = TableConfig(sources=tuple(sources), metrics=step.metrics, classes=_classes(ctx), context=context)
+    return TABLE, config
 
 
 def _classes(ctx: _Context) -> int | None:
@@ -190,32 +185,81 @@ def _data_context(experiment: Experiment) -> list[str]:
     return lines
 
 
-def _teaching(step: Any, ctx: _Context, folder: Path) -> None:
-    run_teaching_study(step.study(), folder, force=ctx.force)
+def _nested(step: Any, ctx: _Context) -> Planned:
+    nested = resolve(load_source(step.source), quick=step.as_quick or ctx.experiment.quick)
+    return EXPERIMENT, nested
 
 
-def _timing(step: Any, ctx: _Context, folder: Path) -> None:
-    run_adagrad_timing(step.config(), folder, force=ctx.force)
-
-
-_RUNNERS: dict[str, Callable[[Any, _Context, Path], None]] = {
-    "paths": _paths,
+_PLANNERS: dict[str, Callable[[Any, _Context], Planned]] = {
+    "paths": lambda step, ctx: (PATHS, step.study()),
     "train": _train,
     "sweep": _sweep,
     "landscape": _landscape,
     "curvature": _curvature,
     "compare": _compare,
     "table": _table,
-    "teaching": _teaching,
-    "adagrad_timing": _timing,
+    "teaching": lambda step, ctx: (TEACHING, step.study()),
+    "adagrad_timing": lambda step, ctx: (ADAGRAD_TIMING, step.config()),
+    "experiment": _nested,
 }
 
 
-def _finished(folder: Path) -> bool:
-    try:
-        return json.loads((folder / "manifest.json").read_text()).get("status") == "complete"
-    except (OSError, ValueError):
-        return False
+def plan_step(step: Any, ctx: _Context) -> Planned:
+    """The study kind and config a step runs as (every step goes through one kind's ``execute``)."""
+    return _PLANNERS[step.kind](step, ctx)
+
+
+def _run_steps(
+    experiment: Experiment,
+    run_dir: RunDir,
+    *,
+    force: bool,
+    previous: Mapping[str, str] | None,
+    progress: ProgressCallback | None = None,
+) -> ExperimentResult:
+    """Plan and execute every step in its folder; a step is forced when asked or when it changed."""
+    result = ExperimentResult(run_dir)
+    ctx = _Context(experiment, run_dir.path)
+    fingerprints: dict[str, str] = {}
+    began = time.perf_counter()
+    for index, step in enumerate(experiment.steps):
+        folder = run_dir.path / step_folder(index, step.name)
+        ctx.folders[step.name] = result.folders[step.name] = folder
+        fingerprints[step.name] = _fingerprint(experiment, step, fingerprints)
+        step_force = force or (previous is not None and previous.get(step.name) != fingerprints[step.name])
+        kind, config = plan_step(step, ctx)
+        if kind is EXPERIMENT:
+            nested = run_experiment(config, folder, force=step_force)  # type: ignore[arg-type]
+            result.cached[step.name] = all(nested.cached.values()) and nested.run_dir.cached
+        else:
+            result.cached[step.name] = execute(
+                kind, config, folder, style=step.style(), force=step_force
+            ).cached
+        run_dir.write_json(STEPS_FILE, fingerprints)
+        if progress is not None:
+            progress(index + 1, len(experiment.steps), step.name)
+    result.seconds = time.perf_counter() - began
+    run_dir.write_text("about.md", about_text(experiment))
+    run_dir.record_timing("experiment", result.seconds)
+    return result
+
+
+def _summary(experiment: Experiment, result: ExperimentResult) -> dict[str, Any]:
+    titles = {folder.name: experiment.step(name).title or name for name, folder in result.folders.items()}
+    return {"steps": [step.name for step in experiment.steps], "titles": titles}
+
+
+def _run(experiment: Experiment, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
+    return _summary(experiment, _run_steps(experiment, run_dir, force=ctx.force, previous=None))
+
+
+def _render(run_dir: RunDir, style: Style) -> None:
+    """An experiment draws no figures of its own: its report links the steps' reports."""
+
+
+EXPERIMENT: StudyKind[Experiment] = StudyKind(
+    name="experiment", config=Experiment, run=_run, render=_render, nested=True
+)
 
 
 def run_experiment(
@@ -234,36 +278,21 @@ def run_experiment(
         SpecError, StoreError: bad input or an unusable folder; finished steps stay on disk.
     """
     out = Path(out)
-    spec = experiment.model_dump(mode="json")
+    spec = EXPERIMENT.spec(experiment)
     previous = _previous_fingerprints(out, experiment.name, spec_hash(spec))
-    run_dir = RunDir.open(out, kind="experiment", spec=spec, force=force or previous is not None)
-    result = ExperimentResult(run_dir)
-    ctx = _Context(experiment, out, force)
-    fingerprints: dict[str, str] = {}
-    began = time.perf_counter()
-    with run_dir:
+    run_dir = RunDir.open(out, kind=EXPERIMENT.name, spec=spec, force=force or previous is not None)
+    if run_dir.cached:
+        result = ExperimentResult(run_dir, seconds=0.0)
         for index, step in enumerate(experiment.steps):
-            folder = out / step_folder(index, step.name)
-            ctx.folders[step.name] = folder
-            result.folders[step.name] = folder
-            fingerprints[step.name] = _fingerprint(experiment, step, fingerprints)
-            changed = previous is not None and previous.get(step.name) != fingerprints[step.name]
-            ctx.force = force or changed
-            result.cached[step.name] = _finished(folder) and not ctx.force
-            _RUNNERS[step.kind](step, ctx, folder)
-            if not run_dir.cached:
-                run_dir.write_json(STEPS_FILE, fingerprints)
-            if progress is not None:
-                progress(index + 1, len(experiment.steps), step.name)
-        result.seconds = time.perf_counter() - began
-        if not run_dir.cached:
-            run_dir.write_text("about.md", about_text(experiment, result))
-            run_dir.record_timing("experiment", result.seconds)
-            titles = {
-                folder.name: experiment.step(name).title or name for name, folder in result.folders.items()
-            }
-            run_dir.complete(steps=[step.name for step in experiment.steps], titles=titles)
-            write_report(run_dir)
+            result.folders[step.name] = out / step_folder(index, step.name)
+            result.cached[step.name] = True
+        if not (out / "report.html").is_file():
+            draw(run_dir, EXPERIMENT, Style())
+        return result
+    with run_dir:
+        result = _run_steps(experiment, run_dir, force=force, previous=previous, progress=progress)
+        run_dir.complete(**_summary(experiment, result))
+    draw(run_dir, EXPERIMENT, Style())
     return result
 
 
@@ -272,7 +301,7 @@ def _fingerprint(experiment: Experiment, step: Any, upstream: dict[str, str]) ->
     reads = sorted({parse_reference(reference)[0] for reference in step.references()})
     return spec_hash(
         {
-            "step": step.model_dump(mode="json", exclude={"title", "about"}),
+            "step": step.model_dump(mode="json", exclude={"title", "about", *Style.model_fields}),
             "data": [experiment.dataset, experiment.data_dir, experiment.device],
             "reads": {name: upstream[name] for name in reads},
         }
@@ -293,7 +322,7 @@ def _previous_fingerprints(out: Path, name: str, digest: str) -> dict[str, str] 
         return None
 
 
-def about_text(experiment: Experiment, result: ExperimentResult) -> str:
+def about_text(experiment: Experiment) -> str:
     """The report's opening: what the study is, on which data, and its steps."""
     lines = [f"# {experiment.title}", ""]
     if experiment.quick:

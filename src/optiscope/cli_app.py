@@ -1,0 +1,122 @@
+"""The ``optiscope`` application object and what every command shares: error handling, progress,
+argument parsers. Commands live in :mod:`optiscope.cli` and :mod:`optiscope.cli_experiments`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+import yaml
+
+from optiscope.errors import OptiscopeError, SpecError
+from optiscope.spec_syntax import parse_value
+
+app = typer.Typer(
+    name="optiscope",
+    help="See and measure how optimization algorithms behave.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+optimizers_app = typer.Typer(help="The optimizer registry.", no_args_is_help=True)
+surfaces_app = typer.Typer(help="The 2-D test surfaces.", no_args_is_help=True)
+app.add_typer(optimizers_app, name="optimizers")
+app.add_typer(surfaces_app, name="surfaces")
+
+__all__ = [
+    "app",
+    "handles_errors",
+    "optimizers_app",
+    "parse_grid",
+    "parse_point",
+    "progress_bar",
+    "read_yaml",
+    "surfaces_app",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _fail(message: str, code: int) -> None:
+    typer.echo(message.replace("\n", " "), err=True)
+    raise typer.Exit(code)
+
+
+def handles_errors(command: F) -> F:
+    """Turn library errors into one stderr line + exit 2, and bugs into exit 1."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except BrokenPipeError:
+            # The reader went away (`optiscope ... | head`): stop quietly, as Unix tools do.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(1) from None
+        except OptiscopeError as error:
+            _fail(f"error: {error}", 2)
+        except Exception as error:  # a bug: say so, and show the traceback on request
+            if os.environ.get("OPTISCOPE_DEBUG"):
+                raise
+            _fail(
+                f"internal error ({type(error).__name__}): {error}. Set OPTISCOPE_DEBUG=1 for the traceback.",
+                1,
+            )
+
+    return wrapper  # type: ignore[return-value]
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on a terminal; nothing when stderr is not a TTY."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.progress import Progress
+
+    with Progress(transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+def parse_point(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise SpecError(f"a start point is 'X,Y', got {text!r}")
+    values = [parse_value(part) for part in parts]
+    if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in values):
+        raise SpecError(f"a start point is two numbers 'X,Y', got {text!r}")
+    return float(values[0]), float(values[1])
+
+
+def parse_grid(text: str) -> int:
+    size = text.lower().split("x")
+    if len(size) != 2 or size[0] != size[1] or not size[0].isdigit():
+        raise SpecError(f"--starts takes a square grid like 20x20, got {text!r}")
+    return int(size[0])
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise SpecError(f"cannot read {path}: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise SpecError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+    if not isinstance(loaded, dict):
+        raise SpecError(f"{path} must hold a mapping of config fields")
+    return loaded
