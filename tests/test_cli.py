@@ -93,9 +93,9 @@ def test_paths_writes_tables_figures_and_manifest(tmp_path: Path) -> None:
     runs = pd.read_parquet(out / "runs.parquet")
     assert list(runs.columns) == [
         "run", "optimizer", "spec", "start_x", "start_y", "status", "steps",
-        "final_loss", "final_x", "final_y", "steps_to_tolerance",
+        "final_loss", "final_x", "final_y", "steps_to_tolerance", "rule", "outcome_step",
     ]  # fmt: skip
-    assert len(runs) == 4 and set(runs["status"]) <= {"converged", "diverged", "max_steps"}
+    assert len(runs) == 4 and set(runs["status"]) <= {"converged", "diverged", "max_steps", "left_domain"}
     assert runs.loc[runs["run"] == 0, ["start_x", "start_y"]].to_numpy().tolist() == [[-1.5, 2.0]]
     assert_picture(out / "figures" / "contour.png")
     assert_picture(out / "figures" / "loss.png")

@@ -181,6 +181,8 @@ def test_frames_have_the_contract_columns_and_round_trip() -> None:
         "final_loss",
         "final_x",
         "final_y",
+        "rule",  # why the run ended so (optiscope.paths.outcomes)
+        "outcome_step",  # the step that rule names
     ]
     booth = long[["x", "y"]].to_numpy()
     np.testing.assert_allclose(

@@ -178,13 +178,12 @@ def paths(
 
 
 def _print_runs(frame: Any) -> None:
-    summary = frame.groupby("spec", sort=False).agg(
-        runs=("run", "size"),
-        converged=("status", lambda s: int((s == "converged").sum())),
-        diverged=("status", lambda s: int((s == "diverged").sum())),
-        median_final_loss=("final_loss", "median"),
-    )
-    typer.echo(summary.to_string())
+    from optiscope.paths.summary import outcome_lines, runs_summary
+
+    typer.echo(runs_summary(frame).to_string(index=False))
+    if len(frame) <= 20:
+        for line in outcome_lines(frame):
+            typer.echo(line)
 
 
 @app.command()

@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
+import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from optiscope.experiments.execute import Execution, execute
@@ -44,6 +45,8 @@ from optiscope.paths import (
     spread_starts,
     start_grid,
 )
+from optiscope.paths.outcomes import RULE_TEXT
+from optiscope.paths.summary import outcomes_text
 from optiscope.store import RunDir
 from optiscope.store.table_writer import TableWriter, frame_schema
 from optiscope.surfaces import Surface
@@ -76,8 +79,11 @@ class PathsConfig(BaseModel):
     starts: tuple[tuple[float, float], ...] | None = Field(default=None, description="explicit start points")
     start_grid: int | None = Field(default=None, ge=2, le=1000, description="N: an N x N grid of starts")
     steps: int = Field(default=100, gt=0, le=1_000_000)
-    tol: float = Field(default=1e-8, ge=0)
-    escape: float = Field(default=10.0, gt=1)
+    tol: float = Field(default=1e-8, ge=0, description="converged: |gradient| <= tol for window + 1 steps")
+    window: int = Field(
+        default=10, ge=0, le=1000, description="steps a convergence rule must hold beyond one"
+    )
+    escape: float = Field(default=10.0, gt=1, description="a run stops past this many times the domain")
     grad_noise: float = Field(default=0.0, ge=0)
     seed: int = 0
     dtype: Literal["float32", "float64"] = "float64"
@@ -140,6 +146,7 @@ class PathsConfig(BaseModel):
         return EngineOptions(
             steps=self.steps,
             tol=self.tol,
+            window=self.window,
             escape=self.escape,
             grad_noise=self.grad_noise,
             seed=self.seed,
@@ -219,7 +226,7 @@ class _Plan:
             starts=starts,
             path_dtype=_path_dtype(config),
         )
-        minimum = surface.minimum_value
+        reference, _ = tolerance_reference(surface)
         return cls(
             surface=surface,
             specs=specs,
@@ -228,7 +235,7 @@ class _Plan:
             options=config.engine_options(),
             kept=kept_starts(config, len(starts)),
             layout=layout,
-            target=None if minimum is None else minimum + config.loss_tolerance,
+            target=None if reference is None else reference + config.loss_tolerance,
             chunk=config.chunk,
         )
 
@@ -273,6 +280,8 @@ def _unit_arrays(
         "final_loss": block["losses"][rows, last].astype(np.float64),
         "n_steps": last,
         "status": block["status"],
+        "rule": block["rule"],
+        "outcome_step": block["outcome_step"],
         "steps_to_tolerance": never if target is None else first_step_at_or_below(block["losses"], target),
         "kept": kept,
         "points": block["points"][kept].astype(path_dtype),
@@ -305,7 +314,8 @@ class _Tables:
         self.append("runs", layout.runs_rows(
             config, starts, status=arrays["status"], n_steps=arrays["n_steps"],
             final_loss=arrays["final_loss"], final_points=arrays["final_points"],
-            steps_to_tolerance=arrays["steps_to_tolerance"],
+            steps_to_tolerance=arrays["steps_to_tolerance"], rule=arrays["rule"],
+            outcome_step=arrays["outcome_step"],
         ))  # fmt: skip
         self.append("paths", layout.path_rows(
             config, starts[kept], points=arrays["points"], losses=arrays["losses"],
@@ -358,7 +368,9 @@ def compute_paths(config: PathsConfig, run_dir: RunDir, ctx: RunContext) -> Mapp
                 tables.append("basins", outcome.basin_rows(plan, index, plan.grid_axes))
     run_dir.record_timing("compute", time.perf_counter() - began)
     _store_surface_grid(run_dir, plan.surface)
+    run_dir.write_text("findings.md", outcomes_text(run_dir.read_table("runs"), RULE_TEXT))
     run_dir.set_info(
+        tolerance_reference=tolerance_reference(plan.surface)[1],
         surface=plan.surface.describe(),
         labels=[spec.label for spec in plan.specs],
         batched=[bool(plan.options.batched and get_entry(spec.name).elementwise) for spec in plan.specs],
@@ -369,6 +381,23 @@ def compute_paths(config: PathsConfig, run_dir: RunDir, ctx: RunContext) -> Mapp
         "statuses": counts,
         "paths_kept": len(plan.specs) * len(plan.kept),
     }
+
+
+def tolerance_reference(surface: Surface) -> tuple[float | None, str]:
+    """The loss ``steps_to_tolerance`` counts from, and what it is: the surface's known minimum
+    value, or (no finite minimum known: seed 004's f1-f3, noisy surfaces) its best value on the
+    drawn grid of its domain."""
+    if surface.minimum_value is not None:
+        return surface.minimum_value, f"the known minimum value {surface.minimum_value:.6g}"
+    _, _, zs = surface.grid(GRID_RESOLUTION)
+    finite = zs[torch.isfinite(zs)]
+    if finite.numel() == 0:
+        return None, "none: the surface has no finite value on its grid"
+    best = float(finite.min())
+    return best, (
+        f"the best value on a {GRID_RESOLUTION} x {GRID_RESOLUTION} grid of the domain, {best:.6g} "
+        "(no finite minimum is known)"
+    )
 
 
 def _store_surface_grid(run_dir: RunDir, surface: Surface) -> None:

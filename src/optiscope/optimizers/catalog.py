@@ -10,8 +10,10 @@ Naming rule:
   (``adadelta``, ``adafactor``, ``adamax``, ``asgd``, ``muon``, ``radam``), torch keeps the
   bare name and the other is registered as ``po_<name>`` (``po_adamax``);
 - optiscope's presets and own optimizers (``momentum``, ``classical_momentum``, ``nag``,
-  ``adagrad_full``) and the seeds' spellings (``gd``, ``nesterov``...) come from
-  :mod:`optiscope.optimizers.metadata`, which also declares every entry's flags.
+  ``adagrad_full``, seed 004's Keras rules ``rmsprop_keras``... from
+  :mod:`optiscope.optimizers.keras_entries`) and the seeds' spellings (``gd``,
+  ``nesterov``...) come from :mod:`optiscope.optimizers.metadata`, which also declares every
+  entry's flags.
 
 The flags are declared data, not computed at import; ``tests/test_optimizer_conformance.py``
 re-checks them on every entry.

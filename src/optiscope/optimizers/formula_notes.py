@@ -69,9 +69,11 @@ FORMULA_NOTES: dict[str, str] = {
     ),
     "lars": (
         "pytorch_optimizer applies the trust ratio tc |p| / (|g| + wd |p|) (1 when a norm is 0) "
-        "and the weight decay only to tensors with ndim > 1: a vector, e.g. a point of a 2-D "
-        "surface, gets plain heavy-ball SGD (2.2 from seed 004's LARS after 8 steps). On "
-        "matrices it is seed 004's rule with lr outside the momentum buffer."
+        "and the weight decay only to tensors with ndim > 1: a (2,) vector gets plain "
+        "heavy-ball SGD (2.2 from seed 004's LARS after 8 steps); a matrix gets seed 004's rule "
+        "with lr outside the momentum buffer. optiscope moves a surface point as a (1, 2) "
+        "tensor in both the path engine and the teaching trace, so on a 2-D surface LARS is "
+        "layer-wise, its trust ratio taken over the point's two coordinates."
     ),
     "lamb": (
         "pytorch_optimizer (weight_decouple=True) decays p <- p (1 - lr wd) first, takes "

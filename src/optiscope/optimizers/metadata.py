@@ -17,6 +17,7 @@ from pytorch_optimizer import load_optimizer
 from optiscope.errors import IncompatibleOptimizerError
 from optiscope.optimizers.eigenspace import EigenspaceSGD
 from optiscope.optimizers.full_adagrad import FullMatrixAdaGrad
+from optiscope.optimizers.keras_entries import KERAS_VARIANTS
 from optiscope.optimizers.momentum import EMAMomentum
 
 __all__ = [
@@ -80,6 +81,7 @@ def own_optimizers() -> dict[str, tuple[Callable[..., torch.optim.Optimizer], st
             "create_graph backward every step plus k*(power_iters+1) Hessian-vector products per "
             "refresh (state 'hvps' counts them). Defaults chosen by optiscope.",
         ),
+        **KERAS_VARIANTS,
     }
 
 
@@ -214,14 +216,19 @@ ELEMENTWISE: frozenset[str] = frozenset(
         "adabelief",
         "adabound",
         "adadelta",
+        "adadelta_keras",
         "adagrad",
+        "adagrad_keras",
         "adam",
+        "adam_keras",
         "adamax",
+        "adamax_keras",
         "adamc",
         "adamg",
         "adamod",
         "adamp",
         "adamw",
+        "adamw_keras",
         "adamwsn",
         "adan",
         "adapnm",
@@ -243,6 +250,7 @@ ELEMENTWISE: frozenset[str] = frozenset(
         "fira",
         "focus",
         "ftrl",
+        "ftrl_keras",
         "galore",
         "grams",
         "grokfastadamw",
@@ -253,6 +261,7 @@ ELEMENTWISE: frozenset[str] = frozenset(
         "momentum",
         "msvag",
         "nadam",
+        "nadam_keras",
         "nag",
         "nero",
         "padam",
@@ -266,6 +275,7 @@ ELEMENTWISE: frozenset[str] = frozenset(
         "radam",
         "ranger",
         "rmsprop",
+        "rmsprop_keras",
         "rprop",
         "sara",
         "scalableshampoo",
@@ -340,7 +350,8 @@ TAGS: dict[str, frozenset[str]] = {
         "adamc adamg adammini adamod adamp adams adamw adamwsn adan adanorm adapnm adashift "
         "adasmooth ademamix adopt aida amos avagrad came dadaptadam exadam fadam laprop "
         "madgrad nadam novograd padam po_adadelta po_adafactor po_adamax po_radam qhadam radam "
-        "ranger ranger21 rmsprop sm3 soap sophiah stableadamw swats yogi"
+        "ranger ranger21 rmsprop sm3 soap sophiah stableadamw swats yogi rmsprop_keras "
+        "adagrad_keras adadelta_keras adam_keras adamw_keras adamax_keras nadam_keras lamb_keras"
     ),
     "momentum": _names(
         "accsgd aggmo classical_momentum momentum muon nag pid pnm qhm sgdp sgdw po_muon normuon adamuon"
@@ -350,14 +361,17 @@ TAGS: dict[str, frozenset[str]] = {
         "adahessian sophiah lbfgs apollo apollodqn adagrad_full shampoo scalableshampoo soap kron "
         "eigenspace_sgd"
     ),
-    "layerwise": _names("lars lamb novograd fromage nero adammini"),
+    "layerwise": _names("lars lamb lamb_keras novograd fromage nero adammini"),
     "matrix": NEEDS_MATRIX,
     "parameter-free": _names("dadaptadagrad dadaptadam dadaptadan dadaptlion dadaptsgd prodigy alig"),
     "schedule-free": _names("schedulefreeadamw schedulefreeradam schedulefreesgd"),
     "seed": _names(
         "sgd momentum classical_momentum nag rmsprop adagrad adadelta adam adamw adamax nadam "
         "lion lars lamb ftrl adahessian adagrad_full"
-    ),
+    )
+    | frozenset(KERAS_VARIANTS),
+    "keras": frozenset(KERAS_VARIANTS),
+    "seed004": frozenset(KERAS_VARIANTS),
 }
 
 

@@ -30,7 +30,8 @@ from optiscope.optimizers import (
     get_entry,
     parse_spec,
 )
-from optiscope.paths.pathset import RUN_STATUSES, PathSet
+from optiscope.paths.outcomes import OUTCOME_RULES, RUN_STATUSES, outcome_steps, settle_after_budget
+from optiscope.paths.pathset import PathSet
 from optiscope.seeding import seed_global_streams
 from optiscope.surfaces import Surface
 
@@ -38,7 +39,10 @@ __all__ = ["EngineOptions", "run", "run_block"]
 
 _MAX_STEPS = 1_000_000
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
-_AT_MAX_STEPS, _CONVERGED, _DIVERGED = (RUN_STATUSES.index(s) for s in ("max_steps", "converged", "diverged"))
+_AT_MAX_STEPS, _CONVERGED, _DIVERGED, _LEFT = (
+    RUN_STATUSES.index(s) for s in ("max_steps", "converged", "diverged", "left_domain")
+)
+_RULE = {name: OUTCOME_RULES.index(name) for name in OUTCOME_RULES}
 
 
 @dataclass(frozen=True)
@@ -47,9 +51,11 @@ class EngineOptions:
 
     Attributes:
         steps: optimizer steps per run.
-        tol: a run has converged when the norm of its gradient falls to ``tol`` or below.
-        escape: a run has diverged when it leaves the surface's domain grown ``escape`` times
-            around its centre, or when its position or loss stops being finite.
+        tol: a run has converged when the norm of its gradient stays at or below ``tol`` for
+            ``window + 1`` consecutive steps (see :mod:`optiscope.paths.outcomes` for every rule).
+        window: the steps a convergence rule must hold for, beyond the first.
+        escape: a run stops when it goes past the surface's domain grown ``escape`` times around
+            its centre: ``left_domain`` when downhill of its start, ``diverged`` when uphill.
         grad_noise: standard deviation of Gaussian noise added to every gradient (a stand-in
             for mini-batch noise); drawn per (step, run) so batching does not change it.
         seed: seeds gradient noise, mini-batches of stochastic surfaces and the optimizers.
@@ -60,6 +66,7 @@ class EngineOptions:
 
     steps: int = 100
     tol: float = 1e-8
+    window: int = 10
     escape: float = 10.0
     grad_noise: float = 0.0
     seed: int = 0
@@ -76,6 +83,8 @@ class EngineOptions:
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
                 raise SpecError(f"{name} must be a finite number >= 0, got {value!r}")
+        if not isinstance(self.window, int) or isinstance(self.window, bool) or not 0 <= self.window <= 1000:
+            raise SpecError(f"window must be an integer from 0 to 1000, got {self.window!r}")
         if self.escape <= 1:
             raise SpecError(f"escape must be > 1 (a multiple of the domain), got {self.escape}")
         if self.dtype not in _DTYPES:
@@ -145,7 +154,9 @@ def run_block(
 
     Returns:
         Arrays ``points (n, steps+1, 2)``, ``losses (n, steps+1)``, ``grad_norms (n, steps+1)``,
-        ``n_steps (n,)`` and ``status (n,)`` (an index into ``RUN_STATUSES``).
+        ``n_steps (n,)``, ``status (n,)`` (an index into ``RUN_STATUSES``), ``rule (n,)`` (an
+        index into ``OUTCOME_RULES``: why the run ended so) and ``outcome_step (n,)`` (the step
+        the rule names: converged at, left the domain at, diverged at).
     """
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     entry = get_entry(spec.name)
@@ -167,6 +178,8 @@ def run_block(
     grad_norms = torch.empty((steps + 1, n), dtype=dtype, device=device)
     n_steps = torch.full((n,), steps, dtype=torch.int64)
     status = torch.full((n,), _AT_MAX_STEPS, dtype=torch.int64)
+    rule = torch.full((n,), _RULE["budget"], dtype=torch.int64)
+    calm = torch.zeros(n, dtype=torch.int64, device=device)  # consecutive steps with |g| <= tol
 
     (x_min, x_max), (y_min, y_max) = surface.domain
     centre = torch.tensor([(x_min + x_max) / 2, (y_min + y_max) / 2], dtype=dtype, device=device)
@@ -187,14 +200,23 @@ def run_block(
             losses[step, lane.rows] = loss
             grad_norms[step, lane.rows] = norms
 
-            # NaN and inf fail the comparison, so `healthy` also catches non-finite positions.
-            healthy = ((position - centre).abs() <= reach).all(dim=-1) & torch.isfinite(loss)
-            stopping = lane.active & (~healthy | (norms <= options.tol))
+            finite = torch.isfinite(position).all(dim=-1) & torch.isfinite(loss)
+            within = ((position - centre).abs() <= reach).all(dim=-1)
+            calm[lane.rows] = torch.where(norms <= options.tol, calm[lane.rows] + 1, 0)
+            settled = calm[lane.rows] > options.window
+            stopping = lane.active & (~finite | ~within | settled)
             if bool(stopping.any()):
-                diverged = stopping & ~healthy
+                downhill = loss < losses[0, lane.rows]
+                outcomes = (
+                    (~finite, _DIVERGED, "non_finite"),
+                    (finite & ~within & downhill, _LEFT, "rolled_off"),
+                    (finite & ~within & ~downhill, _DIVERGED, "thrown_out"),
+                    (finite & within & settled, _CONVERGED, "gradient"),
+                )
+                for mask, code, why in outcomes:
+                    rows = lane.block_rows(stopping & mask)
+                    status[rows], rule[rows] = code, _RULE[why]
                 n_steps[lane.block_rows(stopping)] = step
-                status[lane.block_rows(stopping & healthy)] = _CONVERGED
-                status[lane.block_rows(diverged)] = _DIVERGED
                 lane.stop(stopping)
             if step == steps or not lane.running:
                 continue
@@ -206,20 +228,30 @@ def run_block(
                 # The optimizer's own arithmetic broke down (a division by zero, an eigensolver
                 # fed non-finite values): a numerical failure of this run, recorded as divergence.
                 failed = lane.block_rows(lane.active)
-                n_steps[failed], status[failed] = step, _DIVERGED
+                n_steps[failed], status[failed], rule[failed] = step, _DIVERGED, _RULE["arithmetic"]
                 lane.stop(lane.active)
 
     after_stop = torch.arange(steps + 1)[:, None] > n_steps[None, :]
     points[after_stop.to(device)] = math.nan
     losses[after_stop.to(device)] = math.nan
     grad_norms[after_stop.to(device)] = math.nan
-    return {
+    result = {
         "points": points.transpose(0, 1).cpu().numpy(),
         "losses": losses.transpose(0, 1).cpu().numpy(),
         "grad_norms": grad_norms.transpose(0, 1).cpu().numpy(),
         "n_steps": n_steps.numpy(),
         "status": status.numpy(),
+        "rule": rule.numpy(),
     }
+    result["outcome_step"] = outcome_steps(
+        result["points"], result["n_steps"], result["rule"], domain=surface.domain, window=options.window
+    )
+    settle_after_budget(
+        result["points"], result["losses"], result["n_steps"], result["status"], result["rule"],
+        result["outcome_step"], domain=surface.domain, minimum_value=surface.minimum_value,
+        window=options.window,
+    )  # fmt: skip
+    return result
 
 
 class _StepNoise:
@@ -368,5 +400,7 @@ def assemble(
         grad_norms=np.concatenate([block["grad_norms"] for block in blocks]).astype(np.float64),
         n_steps=np.concatenate([block["n_steps"] for block in blocks]),
         status=[RUN_STATUSES[int(code)] for block in blocks for code in block["status"]],
+        rules=[OUTCOME_RULES[int(code)] for block in blocks for code in block["rule"]],
+        outcome_steps=np.concatenate([block["outcome_step"] for block in blocks]),
         info={"batched": batched, "options": options.__dict__.copy()},
     )

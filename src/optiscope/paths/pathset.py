@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optiscope.paths.outcomes import OUTCOME_RULES, RUN_STATUSES
+
 __all__ = ["RUN_STATUSES", "PathSet", "TableLayout", "first_step_at_or_below"]
 
-RUN_STATUSES = ("converged", "diverged", "max_steps")
 
 _PATH_COLUMNS = [
     "run",
@@ -60,7 +61,11 @@ class PathSet:
         losses: surface loss at each position, shape ``(runs, steps + 1)``.
         grad_norms: norm of the gradient the optimizer was given, shape ``(runs, steps + 1)``.
         n_steps: optimizer steps each run took, shape ``(runs,)``.
-        status: per run, one of ``converged``, ``diverged``, ``max_steps``.
+        status: per run, one of ``RUN_STATUSES`` (``converged``, ``diverged``, ``max_steps``,
+            ``left_domain``).
+        rules: per run, the rule of ``OUTCOME_RULES`` that decided its status (None: not known,
+            a table stored before rules were recorded).
+        outcome_steps: per run, the step that rule names (converged at, left the domain at, ...).
         info: free metadata (engine options, which runs were batched; ``start_indices``, the
             study's starts these are, when the runs are those of a sample of its starts).
     """
@@ -76,6 +81,8 @@ class PathSet:
     n_steps: np.ndarray
     status: list[str]
     info: dict[str, Any] = field(default_factory=dict)
+    rules: list[str] | None = None
+    outcome_steps: np.ndarray | None = None
 
     @property
     def n_runs(self) -> int:
@@ -140,6 +147,8 @@ class PathSet:
             n_steps=self.n_steps[runs],
             status=[self.status[run] for run in runs],
             info=info,
+            rules=None if self.rules is None else [self.rules[run] for run in runs],
+            outcome_steps=None if self.outcome_steps is None else self.outcome_steps[runs],
         )
 
     def to_frame(self) -> pd.DataFrame:
@@ -172,7 +181,7 @@ class PathSet:
         config = runs // self.n_starts
         start = runs % self.n_starts
         final = self.final_points
-        return pd.DataFrame(
+        frame = pd.DataFrame(
             {
                 "run": runs,
                 "optimizer": np.asarray(self.optimizers, dtype=object)[config],
@@ -187,6 +196,10 @@ class PathSet:
             },
             columns=_RUN_COLUMNS,
         )
+        if self.rules is not None and self.outcome_steps is not None:
+            frame["rule"] = list(self.rules)
+            frame["outcome_step"] = np.asarray(self.outcome_steps, dtype=np.int64)
+        return frame
 
     @classmethod
     def from_frames(
@@ -245,7 +258,18 @@ class PathSet:
             n_steps=chosen["steps"].to_numpy().astype(np.int64),
             status=[str(status) for status in chosen["status"]],
             info={**(info or {}), **extra},
+            rules=[str(rule) for rule in chosen["rule"]] if "rule" in chosen.columns else None,
+            outcome_steps=(
+                chosen["outcome_step"].to_numpy().astype(np.int64)
+                if "outcome_step" in chosen.columns
+                else None
+            ),
         )
+
+
+def _int_column(frame: pd.DataFrame, name: str) -> np.ndarray | None:
+    """``frame[name]`` as int64, or None when a table stored before that column lacks it."""
+    return frame[name].to_numpy().astype(np.int64) if name in frame.columns else None
 
 
 def first_step_at_or_below(losses: np.ndarray, target: float) -> np.ndarray:
@@ -296,11 +320,15 @@ class TableLayout:
         final_loss: np.ndarray,
         final_points: np.ndarray,
         steps_to_tolerance: np.ndarray,
+        rule: np.ndarray,
+        outcome_step: np.ndarray,
     ) -> pd.DataFrame:
         """Rows of ``runs.parquet`` for config ``config`` from the starts ``start_indices``.
 
         Args:
             status: index into ``RUN_STATUSES`` per run.
+            rule: index into ``OUTCOME_RULES`` per run (why it ended so); outcome_step: the step
+                the rule names.
             steps_to_tolerance: first step within the loss tolerance, -1 (stored as missing) where
                 never reached.
         """
@@ -318,8 +346,10 @@ class TableLayout:
             "final_x": np.asarray(final_points, dtype=np.float64)[:, 0],
             "final_y": np.asarray(final_points, dtype=np.float64)[:, 1],
             "steps_to_tolerance": reached,
+            "rule": pd.Categorical.from_codes(np.asarray(rule, dtype=np.int64), categories=OUTCOME_RULES),
+            "outcome_step": np.asarray(outcome_step, dtype=np.int64),
         }
-        return pd.DataFrame(columns, columns=[*_RUN_COLUMNS, "steps_to_tolerance"])
+        return pd.DataFrame(columns, columns=[*_RUN_COLUMNS, "steps_to_tolerance", "rule", "outcome_step"])
 
     def path_rows(
         self,

@@ -5,7 +5,10 @@ gradient the optimizer was given, the step it actually took and every small entr
 ``optimizer.state[param]`` after each step (``momentum_buffer``, ``exp_avg``, ``exp_avg_sq``,
 ``square_avg``, ``sum``, ``velocity``, ``step`` ...), so a figure can draw them as vectors.
 
-It is a plain, readable loop (no lanes): the reference the engine's paths agree with.
+It is a plain, readable loop (no lanes): the reference the engine's paths agree with. The point
+moves as one ``(1, 2)`` parameter, the shape the engine gives a run of its own, so rules that
+depend on the parameter's shape (pytorch-optimizer's LARS applies its trust ratio only when
+``ndim > 1``) take the same branch here as in the engine.
 """
 
 from __future__ import annotations
@@ -144,17 +147,18 @@ def trace_state(
 
     Raises:
         ValueError: ``steps`` is not positive or ``start`` is not two finite numbers.
-        IncompatibleOptimizerError: an optimizer that cannot move a ``(2,)`` parameter.
+        IncompatibleOptimizerError: an optimizer that cannot move a ``(1, 2)`` parameter.
     """
     spec = parse_spec(spec) if isinstance(spec, str) else spec
     entry = get_entry(spec.name)
-    check_compatible(entry, (2,))
+    check_compatible(entry, (1, 2))
     if steps <= 0:
         raise ValueError(f"steps must be positive, got {steps}")
     origin = np.asarray(surface.start if start is None else start, dtype=np.float64)
     if origin.shape != (2,) or not np.isfinite(origin).all():
         raise ValueError(f"start must be two finite numbers, got {origin!r}")
-    param = torch.nn.Parameter(torch.as_tensor(origin, dtype=dtype))
+    # (1, 2) as in the engine's one-start lanes, not (2,): see the module docstring.
+    param = torch.nn.Parameter(torch.as_tensor(origin, dtype=dtype).reshape(1, 2))
     optimizer = build_optimizer(spec, [param])
     hparams = _plain_hparams(optimizer.param_groups[0])
     record = _run_loop(surface, optimizer, param, steps, entry.needs_closure, entry.needs_create_graph)
@@ -180,16 +184,16 @@ def _run_loop(
     """The plain loop: gradient, step, snapshot of the state; arrays for :class:`StateTrace`."""
 
     def gradient() -> tuple[Tensor, Tensor]:
-        loss = surface(param)
+        loss = surface(param).sum()
         # autograd.grad, not backward: with create_graph a backward would make a reference cycle.
         (grad,) = torch.autograd.grad(loss, param, create_graph=create_graph)
         param.grad = grad
-        return loss.detach(), grad.detach().clone()
+        return loss.detach(), grad.detach().reshape(2).clone()
 
     def closure() -> Tensor:
         return gradient()[0]
 
-    positions, losses, grads, lrs = [param.detach().clone()], [], [], []
+    positions, losses, grads, lrs = [param.detach().reshape(2).clone()], [], [], []
     vectors: list[dict[str, np.ndarray]] = []
     scalars: list[dict[str, float]] = []
     for _ in range(steps):
@@ -202,12 +206,12 @@ def _run_loop(
             optimizer.step(closure)
         else:
             optimizer.step()
-        positions.append(param.detach().clone())
+        positions.append(param.detach().reshape(2).clone())
         step_vectors, step_scalars = _snapshot(optimizer.state[param])
         vectors.append(step_vectors)
         scalars.append(step_scalars)
     with torch.no_grad():
-        losses.append(surface(param).detach())
+        losses.append(surface(param).sum().detach())
     return {
         "positions": torch.stack(positions).cpu().double().numpy(),
         "losses": torch.stack(losses).cpu().double().numpy(),

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import pandas as pd
 from markupsafe import Markup
 
+from optiscope.paths.summary import runs_summary
+
 __all__ = [
     "MAX_TABLE_ROWS",
     "OPEN_TABLE_ROWS",
@@ -16,7 +18,6 @@ __all__ = [
     "RunsTables",
     "Table",
     "runs_tables",
-    "summarise_runs",
     "table",
 ]
 
@@ -90,31 +91,9 @@ def table(frame: pd.DataFrame, columns: list[str] | None = None) -> Table:
     return Table(html=Markup(page), rows=len(frame), shown=len(shown))
 
 
-def summarise_runs(runs: pd.DataFrame) -> pd.DataFrame:
-    """One row per optimizer config (``spec``): how many runs, how they ended, median loss and steps.
-
-    Vectorised over the whole table (one pass per column, no Python call per group), so a study's
-    hundreds of thousands of runs summarise in milliseconds; a categorical ``spec`` (as a paths
-    study stores it) is grouped by the configs that have runs, in their order.
-    """
-    counted = runs.assign(converged=runs["status"] == "converged", diverged=runs["status"] == "diverged")
-    grouped = counted.groupby("spec", sort=False, observed=True)
-    summary = pd.DataFrame(
-        {
-            "runs": grouped.size(),
-            "converged": grouped["converged"].sum().astype(int),
-            "diverged": grouped["diverged"].sum().astype(int),
-            "median_final_loss": grouped["final_loss"].median(),
-            "median_steps": grouped["steps"].median(),
-        }
-    )
-    if "steps_to_tolerance" in runs.columns:
-        summary["median_steps_to_tolerance"] = grouped["steps_to_tolerance"].median()
-    return summary.reset_index()
-
-
 def runs_tables(runs: pd.DataFrame) -> RunsTables:
     """The runs table of a paths study: the per-config summary, then every run."""
-    columns = [column for column in (*RUN_COLUMNS, "steps_to_tolerance") if column in runs.columns]
-    summary = table(summarise_runs(runs)) if set(runs.columns) >= _SUMMARY_NEEDS else None
+    shown = (*RUN_COLUMNS, "steps_to_tolerance", "rule", "outcome_step")
+    columns = [column for column in shown if column in runs.columns]
+    summary = table(runs_summary(runs)) if set(runs.columns) >= _SUMMARY_NEEDS else None
     return RunsTables(summary=summary, every=table(runs, columns), folded=len(runs) > OPEN_TABLE_ROWS)
