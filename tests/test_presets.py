@@ -186,11 +186,19 @@ def test_seed004_quick_surfaces_sweeps_and_the_adagrad_timing(tmp_path: Path) ->
     out = tmp_path / "s4"
     run_quick("seed004-surfaces", out)
     folders = sorted(path.name for path in out.iterdir() if (path / "manifest.json").exists())
-    assert len(folders) == 26 and folders[0] == "01-f0-all" and folders[-1] == "26-adagrad-timing"
-    runs = pd.read_parquet(out / "05-f4-all" / "runs.parquet")
+    assert len(folders) == 28 and folders[2] == "03-f0-all" and folders[-1] == "28-adagrad-timing"
+    runs = pd.read_parquet(out / "07-f4-all" / "runs.parquet")
     assert len(runs) == 10 and set(zip(runs["start_x"], runs["start_y"], strict=True)) == {(-7.5, -1.0)}
-    assert (out / "01-f0-all" / "figures" / "surface3d.gif").exists()
-    timing = pd.read_parquet(out / "26-adagrad-timing" / "timing.parquet").set_index("method")
+    assert (out / "03-f0-all" / "figures" / "surface3d.gif").exists()
+    # The seed ran Keras' optimizers: the preset runs the Keras variants, and lists both settings.
+    keras = {"rmsprop_keras", "lamb_keras", "ftrl_keras", "adagrad_keras"}
+    assert keras <= set(runs["optimizer"].astype(str))
+    settings = pd.read_parquet(out / "01-settings" / "settings.parquet").set_index("optimizer")
+    assert "rho=0.9" in settings.loc["RMSprop", "as the seed ran it"]
+    assert "alpha=0.99" in settings.loc["RMSprop", "library default"]
+    library = pd.read_parquet(out / "02-f0-library-defaults" / "runs.parquet")
+    assert "lamb" in set(library["optimizer"].astype(str))
+    timing = pd.read_parquet(out / "28-adagrad-timing" / "timing.parquet").set_index("method")
     full, diagonal = timing["seconds"].iloc[0], timing["seconds"].iloc[-1]
     assert full > diagonal  # the full matrix costs more, as the seed found (27.4 s vs 619 us there)
     assert "published_seconds" in timing.columns
@@ -276,7 +284,7 @@ def test_a_broken_study_is_one_line_exit_2_and_keeps_finished_steps(tmp_path: Pa
 def test_presets_list_and_show(tmp_path: Path) -> None:
     code, stdout, _ = invoke("presets", "list", "--json")
     rows = {row["name"]: row for row in json.loads(stdout)}
-    assert code == 0 and len(rows) == 6 and rows["seed004-surfaces"]["steps"] == 26
+    assert code == 0 and len(rows) == 6 and rows["seed004-surfaces"]["steps"] == 28
     assert rows["demo"]["steps"] == 13 and "experiment" in rows["demo"]["kinds"]
     code, stdout, _ = invoke("presets", "show", "seed002-from-scratch")
     assert code == 0 and stdout.startswith("# Seed 002")

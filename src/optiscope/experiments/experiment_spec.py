@@ -26,6 +26,7 @@ from optiscope.experiments.experiment_steps import (
     ExperimentStep,
     LandscapeStep,
     PathsStep,
+    SettingsStep,
     SweepStep,
     TableStep,
     TeachingStep,
@@ -47,7 +48,8 @@ Step = Annotated[
     | TableStep
     | TeachingStep
     | AdagradTimingStep
-    | ExperimentStep,
+    | ExperimentStep
+    | SettingsStep,
     Field(discriminator="kind"),
 ]
 

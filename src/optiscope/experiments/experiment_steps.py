@@ -21,6 +21,7 @@ from optiscope.experiments.curvature_study import CurvatureConfig
 from optiscope.experiments.landscape_study import LandscapeConfig
 from optiscope.experiments.paths_study import PathsConfig
 from optiscope.experiments.protocol import StyleOptions, style_overrides
+from optiscope.experiments.settings_study import SettingsConfig
 from optiscope.experiments.sweep_study import SweepConfig, cell_configs
 from optiscope.experiments.teaching_study import TeachingStudy
 from optiscope.nets.budget import SeedBudget
@@ -36,6 +37,7 @@ __all__ = [
     "ExperimentStep",
     "LandscapeStep",
     "PathsStep",
+    "SettingsStep",
     "StepBase",
     "SweepStep",
     "TableRow",
@@ -239,6 +241,15 @@ class AdagradTimingStep(StepBase, AdagradTimingConfig):
         return AdagradTimingConfig(**self.fields_of(AdagradTimingConfig))
 
 
+class SettingsStep(StepBase, SettingsConfig):
+    """A seed's optimizer settings beside the library's defaults (seed 004's Keras optimizers)."""
+
+    kind: Literal["settings"]
+
+    def config(self) -> SettingsConfig:
+        return SettingsConfig(**self.fields_of(SettingsConfig))
+
+
 class ExperimentStep(StepBase):
     """A whole study inside this one (the demo holds seed 000's preset at quick sizes)."""
 
@@ -258,4 +269,5 @@ STEP_TYPES: dict[str, type[StepBase]] = {
     "teaching": TeachingStep,
     "adagrad_timing": AdagradTimingStep,
     "experiment": ExperimentStep,
+    "settings": SettingsStep,
 }

@@ -35,6 +35,7 @@ from optiscope.experiments.note_study import NOTE, NoteConfig
 from optiscope.experiments.paths_study import PATHS
 from optiscope.experiments.presets import load_source
 from optiscope.experiments.protocol import RunContext, StudyKind, Style
+from optiscope.experiments.settings_study import SETTINGS
 from optiscope.experiments.sweep_study import CELLS_DIR, SWEEP, SweepConfig, cell_name, with_budget
 from optiscope.experiments.table_study import TABLE, TableConfig, TableSource
 from optiscope.experiments.teaching_study import TEACHING
@@ -201,6 +202,7 @@ _PLANNERS: dict[str, Callable[[Any, _Context], Planned]] = {
     "teaching": lambda step, ctx: (TEACHING, step.study()),
     "adagrad_timing": lambda step, ctx: (ADAGRAD_TIMING, step.config()),
     "experiment": _nested,
+    "settings": lambda step, ctx: (SETTINGS, step.config()),
 }
 
 

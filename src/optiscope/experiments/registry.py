@@ -21,6 +21,7 @@ from optiscope.experiments.landscape_study import LANDSCAPE
 from optiscope.experiments.note_study import NOTE
 from optiscope.experiments.paths_study import PATHS
 from optiscope.experiments.protocol import StudyKind, Style
+from optiscope.experiments.settings_study import SETTINGS
 from optiscope.experiments.sweep_study import SWEEP
 from optiscope.experiments.table_study import TABLE
 from optiscope.experiments.teaching_study import TEACHING
@@ -34,7 +35,7 @@ STUDY_KINDS: dict[str, StudyKind[Any]] = {
     kind.name: kind
     for kind in (
         PATHS, TRAIN, SWEEP, LANDSCAPE, LANDSCAPE_PANELS, CURVATURE, CURVATURE_PANELS, COMPARE, TABLE,
-        TEACHING, ADAGRAD_TIMING, NOTE, EXPERIMENT,
+        TEACHING, ADAGRAD_TIMING, NOTE, SETTINGS, EXPERIMENT,
     )
 }  # fmt: skip
 

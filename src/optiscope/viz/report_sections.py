@@ -39,7 +39,7 @@ _IMAGES = (".png", ".svg", ".gif")
 _VIDEOS = (".mp4", ".webm")
 # Tables shown as they are when a run directory holds them (landscape, curvature, sweep runs,
 # a seed's table beside ours, timings).
-EXTRA_TABLES = ("comparison", "summary", "results", "spectrum", "trace", "timing")
+EXTRA_TABLES = ("comparison", "summary", "results", "spectrum", "trace", "timing", "settings")
 # Short Markdown texts a run directory may hold: a study's opening, a step's findings.
 NOTE_FILES = ("about.md", "findings.md")
 _PER_CLASS_PREFIX = "test_accuracy_class_"

@@ -48,6 +48,9 @@ class RunsTables:
     folded: bool
 
 
+MISSING = "—"
+
+
 def _format_float(value: float) -> str:
     return f"{value:.4g}"
 
@@ -77,12 +80,16 @@ def table(frame: pd.DataFrame, columns: list[str] | None = None) -> Table:
     """
     shown = frame.head(MAX_TABLE_ROWS)  # before picking columns: a paths study has 100,000s of runs
     shown = (shown[columns] if columns is not None else shown).reset_index(drop=True)
+    # Nullable integer columns (steps_to_tolerance) print pd.NA as "<NA>" whatever na_rep says.
+    for name, dtype in shown.dtypes.items():
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(dtype):
+            shown[name] = [MISSING if pd.isna(value) else str(value) for value in shown[name]]
     page = shown.to_html(
         escape=True,
         index=False,
         border=0,
         classes="data",
-        na_rep="—",
+        na_rep=MISSING,
         float_format=_format_float,
         justify="left",
     )
