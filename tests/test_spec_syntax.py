@@ -82,3 +82,26 @@ def test_inf_and_nan_inside_tuples_and_lists_read_back() -> None:
     assert math.isnan(args["z"][0]) and args["z"][1] == 2
     with pytest.raises(SpecError):
         parse_named_args("a:x=[-'s']")
+
+
+@given(
+    item=st.from_regex(r"[0-9.()=,\-+ ]{0,6}[0-9()][0-9.()\- ]{0,6}", fullmatch=True).filter(
+        lambda t: "=" not in t
+    )
+)
+def test_an_argument_without_a_key_is_refused_by_name(item: str) -> None:
+    # After a first key=value, every further top-level argument must be key=value too; a bare value
+    # (a positional argument) is named in the message, never dropped or read as something else.
+    if "," in item or "(" in item or ")" in item:
+        return  # commas and brackets change the top-level split: other branches' cases
+    text = f"adam:lr=0.1,{item}"
+    with pytest.raises(SpecError, match="is not of the form key=value") as caught:
+        parse_named_args(text)
+    assert repr(item.strip()) in str(caught.value)
+
+
+def test_a_positional_argument_is_refused() -> None:
+    with pytest.raises(
+        SpecError, match=r"^argument '0\.9' in 'adam:lr=0\.1,0\.9' is not of the form key=value$"
+    ):
+        parse_named_args("adam:lr=0.1,0.9")
