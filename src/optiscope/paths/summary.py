@@ -69,7 +69,11 @@ def outcomes_text(runs: pd.DataFrame, rules: dict[str, str], *, listed: int = 30
     lines = ["**How the runs ended** (each status names the rule behind it):", ""]
     if "rule" in runs.columns:
         counts = runs["rule"].astype(str).value_counts()
-        lines += [f"- {rule} ({counts[rule]} runs): {rules[rule]}" for rule in rules if rule in counts]
+        lines += [
+            f"- {rule} ({counts[rule]} run{'s' if counts[rule] != 1 else ''}): {rules[rule]}"
+            for rule in rules
+            if rule in counts
+        ]
     if len(runs) <= listed:
         lines += ["", *[f"- {line}" for line in outcome_lines(runs)]]
     return "\n".join(lines) + "\n"

@@ -180,6 +180,9 @@ def _short(value: Any) -> str | None:
     if isinstance(value, list) and all(isinstance(item, (str, int, float)) for item in value):
         joined = ", ".join(str(item) for item in value)
         return joined if len(joined) <= _MAX_TEXT else f"{len(value)} entries"
+    if isinstance(value, Mapping) and all(isinstance(item, int) for item in value.values()):
+        joined = ", ".join(f"{item} {key}" for key, item in value.items())  # e.g. statuses: "7 left_domain"
+        return joined if len(joined) <= _MAX_TEXT else f"{len(value)} kinds"
     return None
 
 

@@ -55,6 +55,13 @@ def _format_float(value: float) -> str:
     return f"{value:.4g}"
 
 
+def _cell(value: object) -> str:
+    """One value of a nullable numeric column as text: a dash when missing."""
+    if pd.isna(value):
+        return MISSING
+    return _format_float(value) if isinstance(value, float) else str(value)
+
+
 def _tag_status_cells(page: str, frame: pd.DataFrame) -> str:
     """Give each cell of the ``status`` column the class ``status-<value>``.
 
@@ -80,10 +87,17 @@ def table(frame: pd.DataFrame, columns: list[str] | None = None) -> Table:
     """
     shown = frame.head(MAX_TABLE_ROWS)  # before picking columns: a paths study has 100,000s of runs
     shown = (shown[columns] if columns is not None else shown).reset_index(drop=True)
-    # Nullable integer columns (steps_to_tolerance) print pd.NA as "<NA>" whatever na_rep says.
+    # Nullable numeric columns (steps_to_tolerance) print pd.NA as "<NA>" whatever na_rep says.
     for name, dtype in shown.dtypes.items():
-        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_integer_dtype(dtype):
-            shown[name] = [MISSING if pd.isna(value) else str(value) for value in shown[name]]
+        if isinstance(dtype, pd.api.extensions.ExtensionDtype) and pd.api.types.is_numeric_dtype(dtype):
+            shown[name] = [
+                MISSING
+                if pd.isna(value)
+                else _format_float(value)
+                if isinstance(value, float)
+                else str(value)
+                for value in shown[name]
+            ]
     page = shown.to_html(
         escape=True,
         index=False,
