@@ -148,6 +148,17 @@ def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> No
                    "10-fig4-learning-rates/figures/panels.png", "12-fig5-batch-sizes/figures/panels.png",
                    "14-fig6-momentum/figures/panels.png", "15-fig6-losses/figures/training.png"):  # fmt: skip
         assert_picture(out / figure)
+    # Every panel a heading names is there in quick mode too (figs. 1-2, 4, 5); a run that diverged
+    # has no landscape, and the step says so instead of drawing it.
+    fig12 = pd.read_parquet(out / "08-fig1-2-batches" / "summary.parquet")
+    assert list(fig12["cell"]) == ["sgd, batch:1", "sgd, batch:64", "sgd, batch:256", "sgd, train"]
+    fig5 = pd.read_parquet(out / "12-fig5-batch-sizes" / "summary.parquet")
+    assert list(fig5["cell"]) == ["batch 1", "batch 64", "batch 256"]
+    fig4 = out / "10-fig4-learning-rates"
+    drawn = set(pd.read_parquet(fig4 / "summary.parquet")["cell"])
+    noted = (fig4 / "findings.md").read_text() if (fig4 / "findings.md").is_file() else ""
+    for label in ("lr 2", "lr 2e-3", "lr 1e-5"):
+        assert label in drawn or f"{label}: the run diverged" in noted, label
     # The paths drawn on PCA planes: the planes capture most of each path.
     summary = pd.read_parquet(out / "09-fig3-optimizers" / "summary.parquet")
     assert len(summary) == 3 and (summary["path_captured"] > 0.9).all(), summary

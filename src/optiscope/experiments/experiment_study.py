@@ -29,6 +29,16 @@ from optiscope.experiments.compare_study import (
 from optiscope.experiments.curvature_study import CurvatureConfig
 from optiscope.experiments.execute import draw, execute
 from optiscope.experiments.experiment_spec import Experiment, parse_reference, resolve, sweep_cell
+from optiscope.experiments.experiment_steps import (
+    CompareStep,
+    CurvatureStep,
+    ExperimentStep,
+    LandscapeStep,
+    StepBase,
+    SweepStep,
+    TableStep,
+    TrainStep,
+)
 from optiscope.experiments.landscape_panels_study import landscape_study_for
 from optiscope.experiments.landscape_study import LandscapeConfig
 from optiscope.experiments.note_study import NOTE, NoteConfig
@@ -92,17 +102,17 @@ def _label(reference: str) -> str:
     return reference.replace("[", " ").replace("]", "").replace(",", " ")
 
 
-def _train(step: Any, ctx: _Context) -> Planned:
+def _train(step: TrainStep, ctx: _Context) -> Planned:
     config = ctx.train_config(step.fields_of(TrainConfig))
     return TRAIN, config if step.budget is None else with_budget(config, step.budget)
 
 
-def _sweep(step: Any, ctx: _Context) -> Planned:
+def _sweep(step: SweepStep, ctx: _Context) -> Planned:
     base = {**step.base, "device": ctx.experiment.device}
     return SWEEP, SweepConfig.build(base=base, grid=step.grid, budget=step.budget)
 
 
-def _landscape(step: Any, ctx: _Context) -> Planned:
+def _landscape(step: LandscapeStep, ctx: _Context) -> Planned:
     settings = step.model_dump(include=set(LandscapeConfig.model_fields) - {"data", "run"})
     configs, labels, notes = [], [], []
     given = iter(step.labels or [])
@@ -129,7 +139,7 @@ def _status(run_dir: Path) -> str:
     return str(manifest.get("summary", {}).get("status", manifest.get("status", "?")))
 
 
-def _curvature(step: Any, ctx: _Context) -> Planned:
+def _curvature(step: CurvatureStep, ctx: _Context) -> Planned:
     settings = step.model_dump(include=set(CurvatureConfig.model_fields) - {"run"})
     settings["device"] = ctx.experiment.device
     configs = tuple(CurvatureConfig.build(run=str(ctx.step_dir(ref)), **settings) for ref in step.runs)
@@ -138,12 +148,12 @@ def _curvature(step: Any, ctx: _Context) -> Planned:
     return CURVATURE_PANELS, CurvaturePanelsConfig(cells=configs, labels=labels, title=title)
 
 
-def _compare(step: Any, ctx: _Context) -> Planned:
+def _compare(step: CompareStep, ctx: _Context) -> Planned:
     runs = {label: str(ctx.step_dir(reference)) for label, reference in step.runs.items()}
     return COMPARE, CompareConfig(runs=runs, figures=step.figures, title=step.title or step.name)
 
 
-def _table(step: Any, ctx: _Context) -> Planned:
+def _table(step: TableStep, ctx: _Context) -> Planned:
     sources = []
     for row in step.rows:
         name, selector = parse_reference(row.run)  # selectors were checked when the YAML loaded
@@ -186,12 +196,12 @@ def _data_context(experiment: Experiment) -> list[str]:
     return lines
 
 
-def _nested(step: Any, ctx: _Context) -> Planned:
+def _nested(step: ExperimentStep, ctx: _Context) -> Planned:
     nested = resolve(load_source(step.source), quick=step.as_quick or ctx.experiment.quick)
     return EXPERIMENT, nested
 
 
-_PLANNERS: dict[str, Callable[[Any, _Context], Planned]] = {
+_PLANNERS: dict[str, Callable[[Any, _Context], Planned]] = {  # each takes its own kind of step
     "paths": lambda step, ctx: (PATHS, step.study()),
     "train": _train,
     "sweep": _sweep,
@@ -206,7 +216,7 @@ _PLANNERS: dict[str, Callable[[Any, _Context], Planned]] = {
 }
 
 
-def plan_step(step: Any, ctx: _Context) -> Planned:
+def plan_step(step: StepBase, ctx: _Context) -> Planned:
     """The study kind and config a step runs as (every step goes through one kind's ``execute``)."""
     return _PLANNERS[step.kind](step, ctx)
 
@@ -298,7 +308,7 @@ def run_experiment(
     return result
 
 
-def _fingerprint(experiment: Experiment, step: Any, upstream: dict[str, str]) -> str:
+def _fingerprint(experiment: Experiment, step: StepBase, upstream: dict[str, str]) -> str:
     """A step's identity: its fields, the data and device, and the identities of what it reads."""
     reads = sorted({parse_reference(reference)[0] for reference in step.references()})
     return spec_hash(
