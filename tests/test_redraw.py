@@ -67,8 +67,11 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_training_run_is_redrawn_at_another_dpi_without_retraining(trained: Path) -> None:
     before = _numbers(trained)
     width = Image.open(trained / "figures" / "training.png").size[0]
+    dpi = json.loads((trained / "style.json").read_text())["dpi"]
     _invoke("report", trained, "--dpi", "200")
-    assert Image.open(trained / "figures" / "training.png").size[0] == pytest.approx(2 * width, rel=0.02)
+    assert Image.open(trained / "figures" / "training.png").size[0] == pytest.approx(
+        width * 200 / dpi, rel=0.02
+    )
     assert _numbers(trained) == before
     assert not (trained / "units").exists() and (trained / "checkpoints" / "final.pt").is_file()
     stdout = _invoke("train", "--opt", "adam:lr=0.01", "--epochs", "2", "--limit", "300",
@@ -89,8 +92,11 @@ def test_a_landscape_and_a_curvature_study_are_redrawn_without_evaluating(traine
     _invoke("curvature", trained, "--data", "subset:40", "--density")
     before = _numbers(curvature)
     png = Image.open(curvature / "figures" / "density.png").size
-    _invoke("report", curvature, "--dpi", "50")
-    assert Image.open(curvature / "figures" / "density.png").size[0] == pytest.approx(png[0] / 2, rel=0.02)
+    dpi = json.loads((curvature / "style.json").read_text())["dpi"]
+    _invoke("report", curvature, "--dpi", "45")
+    assert Image.open(curvature / "figures" / "density.png").size[0] == pytest.approx(
+        png[0] * 45 / dpi, rel=0.02
+    )
     assert _numbers(curvature) == before
     # The training run's report links its landscape and curvature studies.
     page = (trained / "report.html").read_text()

@@ -38,7 +38,7 @@ Fps = Annotated[int | None, typer.Option(help="Animation frames per second (defa
 Mp4 = Annotated[
     bool | None, typer.Option("--mp4/--gif", help="Animations as MP4 (needs optiscope[video]) or GIF.")
 ]
-Dpi = Annotated[int | None, typer.Option(help="Resolution of the PNG figures (default 100).")]
+Dpi = Annotated[int | None, typer.Option(help="Resolution of the PNG figures (default 90).")]
 
 
 def _style(**options: Any) -> dict[str, Any]:

@@ -44,7 +44,7 @@ class Style(BaseModel):
     frames: int = Field(default=60, ge=2, le=600, description="frames per animation")
     fps: int = Field(default=15, ge=1, le=60, description="animation frames per second")
     video: Literal["gif", "mp4"] = Field(default="gif", description="animation format (mp4: imageio-ffmpeg)")
-    dpi: int = Field(default=100, ge=30, le=400, description="resolution of the PNG figures")
+    dpi: int = Field(default=90, ge=30, le=400, description="resolution of the PNG figures")
     grid_resolution: int = Field(default=200, ge=10, le=2000, description="surface grid drawn in figures")
 
     @classmethod
