@@ -109,3 +109,24 @@ def test_report_refuses_a_run_that_has_not_finished(tmp_path: Path) -> None:
     RunDir.open(tmp_path / "half", kind="paths", spec={"x": 1})
     result = runner.invoke(app, ["report", str(tmp_path / "half")])
     assert result.exit_code == 2 and "running" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_stored_style_sets_the_figure_size_in_inches(tmp_path: Path) -> None:
+    """--width/--height re-size every PNG: the width in pixels is width x dpi."""
+
+    from optiscope.experiments.protocol import Style
+
+    out = tmp_path / "run"
+    result = CliRunner().invoke(
+        app, ["paths", "booth", "--opt", "sgd:lr=0.1", "--steps", "5", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    result = CliRunner().invoke(app, ["report", str(out), "--width", "4", "--height", "3", "--dpi", "50",
+                                      "--x-limits", "-1,1"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    with Image.open(out / "figures" / "contour.png") as image:
+        assert image.size == (200, 150)
+    stored = Style.model_validate_json((out / "style.json").read_text())
+    assert stored.x_limits == (-1.0, 1.0) and stored.width == 4.0
+    bad = CliRunner().invoke(app, ["report", str(out), "--x-limits", "1,-1"])
+    assert bad.exit_code == 2 and "low < high" in bad.output

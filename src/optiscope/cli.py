@@ -39,6 +39,16 @@ Mp4 = Annotated[
     bool | None, typer.Option("--mp4/--gif", help="Animations as MP4 (needs optiscope[video]) or GIF.")
 ]
 Dpi = Annotated[int | None, typer.Option(help="Resolution of the PNG figures (default 90).")]
+Width = Annotated[float | None, typer.Option(help="Figure width in inches (default: each figure's own).")]
+Height = Annotated[float | None, typer.Option(help="Figure height in inches (default: each figure's own).")]
+XLimits = Annotated[
+    str | None,
+    typer.Option("--x-limits", help="x range of plane figures as LOW,HIGH (default: fit the paths)."),
+]
+YLimits = Annotated[
+    str | None,
+    typer.Option("--y-limits", help="y range of plane figures as LOW,HIGH (default: fit the paths)."),
+]
 
 
 def _style(**options: Any) -> dict[str, Any]:
@@ -46,6 +56,9 @@ def _style(**options: Any) -> dict[str, Any]:
     mp4 = options.pop("mp4", None)
     if mp4 is not None:
         options["video"] = "mp4" if mp4 else "gif"
+    for name in ("x_limits", "y_limits"):
+        if options.get(name) is not None:
+            options[name] = parse_point(options[name], f"--{name.replace('_', '-')}")
     return {key: value for key, value in options.items() if value is not None}
 
 
@@ -407,6 +420,10 @@ def report(
     fps: Fps = None,
     mp4: Mp4 = None,
     dpi: Dpi = None,
+    width: Width = None,
+    height: Height = None,
+    x_limits: XLimits = None,
+    y_limits: YLimits = None,
 ) -> None:
     """Re-draw RUN_DIR's figures and report.html from its stored files, with new figure options.
 
@@ -416,7 +433,8 @@ def report(
     from optiscope.experiments.registry import redraw
 
     style = _style(three_d=three_d, animate=animate, interactive=interactive, frames=frames, fps=fps,
-                   mp4=mp4, dpi=dpi)  # fmt: skip
+                   mp4=mp4, dpi=dpi, width=width, height=height, x_limits=x_limits,
+                   y_limits=y_limits)  # fmt: skip
     drawn = redraw(run_dir, style)
     typer.echo(f"re-drawn, nothing recomputed: {drawn.path}")
     typer.echo(f"report: {drawn.path / 'report.html'}")

@@ -93,13 +93,14 @@ def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None
         yield update
 
 
-def parse_point(text: str) -> tuple[float, float]:
+def parse_point(text: str, what: str = "a start point") -> tuple[float, float]:
+    """Two numbers 'X,Y' (a start point, or a LOW,HIGH range when ``what`` names one)."""
     parts = text.split(",")
     if len(parts) != 2:
-        raise SpecError(f"a start point is 'X,Y', got {text!r}")
+        raise SpecError(f"{what} is 'X,Y', got {text!r}")
     values = [parse_value(part) for part in parts]
     if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in values):
-        raise SpecError(f"a start point is two numbers 'X,Y', got {text!r}")
+        raise SpecError(f"{what} is two numbers 'X,Y', got {text!r}")
     return float(values[0]), float(values[1])
 
 

@@ -226,7 +226,7 @@ def _compute(config: AdagradTimingConfig, run_dir: RunDir, ctx: RunContext) -> M
 
 def _render(run_dir: RunDir, style: Style) -> None:
     figure = adagrad_timing_figure(run_dir.read_table("timing"), PUBLISHED_SETTING)
-    run_dir.save_figure(figure, "timing.png", dpi=style.dpi)
+    run_dir.save_figure(figure, "timing.png", **style.save_options())
 
 
 ADAGRAD_TIMING: StudyKind[AdagradTimingConfig] = StudyKind(

@@ -101,7 +101,7 @@ def _render_compare(run_dir: RunDir, style: Style) -> None:
     config = CompareConfig(**run_dir.spec)
     labels = list(config.runs)
     metrics = _per_label(run_dir.read_table("curves"), labels)
-    dpi = {"dpi": style.dpi}
+    dpi = style.save_options()
     if "training" in config.figures:
         run_dir.save_figure(training_comparison_figure(metrics, title=config.title), "training.png", **dpi)
     if "per_class" in config.figures:
@@ -156,7 +156,7 @@ def _render_curvature_panels(run_dir: RunDir, style: Style) -> None:
         table = run_dir.read_table("along_top1")
         curves = _per_label(table, [label for label in config.labels if label in set(table["label"])])
         run_dir.save_figure(
-            along_direction_figure(curves, title=config.title), "along_top1.png", dpi=style.dpi
+            along_direction_figure(curves, title=config.title), "along_top1.png", **style.save_options()
         )
 
 

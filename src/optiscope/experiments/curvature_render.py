@@ -62,7 +62,7 @@ def load_curvature(run_dir: RunDir) -> CurvatureResult:
 def render_curvature(run_dir: RunDir, style: Style) -> None:
     """Draw a stored curvature study with ``style`` (the curvature kind's ``render``)."""
     result = load_curvature(run_dir)
-    title, dpi = str(run_dir.manifest.get("title", run_dir.path.name)), {"dpi": style.dpi}
+    title, dpi = str(run_dir.manifest.get("title", run_dir.path.name)), style.save_options()
     if result.density is not None:
         run_dir.save_figure(density_figure(result.density), "density.png", **dpi)
     line = result.along_line

@@ -87,9 +87,9 @@ def _render(run_dir: RunDir, style: Style) -> None:
     gradients = [result.gradient for result in results]
     labels = list(config.labels)
     contour = landscape_panels(grids, labels, paths=paths, gradients=gradients, kind="contour")
-    run_dir.save_figure(contour, "panels.png", dpi=style.dpi)
+    run_dir.save_figure(contour, "panels.png", **style.save_options())
     surface = landscape_panels(grids, labels, paths=paths, kind="surface")
-    run_dir.save_figure(surface, "panels3d.png", dpi=style.dpi)
+    run_dir.save_figure(surface, "panels3d.png", **style.save_options())
 
 
 LANDSCAPE_PANELS: StudyKind[LandscapePanelsConfig] = StudyKind(

@@ -86,7 +86,7 @@ def render_landscape(run_dir: RunDir, style: Style) -> None:
     """Draw a stored landscape study with ``style`` (the landscape kind's ``render``)."""
     result = load_landscape(run_dir)
     title = str(run_dir.manifest.get("title", run_dir.path.name))
-    grid, gradient, dpi = result.grid, result.gradient, {"dpi": style.dpi}
+    grid, gradient, dpi = result.grid, result.gradient, style.save_options()
     path = drawn_path(result)
     if grid.dims == 1:
         run_dir.save_figure(landscape_curve(grid, title=title), "landscape_curve.png", **dpi)

@@ -96,7 +96,7 @@ def render_paths_figures(
     A study that kept no paths (``keep_paths: none``) gets its basin maps only.
     """
     xs, ys, zs = _grid(run_dir, surface, style.grid_resolution)
-    dpi = {"dpi": style.dpi}
+    dpi = style.save_options()
     saved = _path_figures(run_dir, xs, ys, zs, paths, surface, style) if paths.n_runs else []
     if maps:
         saved.append(run_dir.save_figure(basin_figure(maps, title=surface.name), "basins.png", **dpi))
@@ -116,7 +116,7 @@ def _path_figures(
     style: Style,
 ) -> list[Path]:
     title = _title(surface)
-    dpi = {"dpi": style.dpi}
+    dpi = style.save_options()
     saved = [
         run_dir.save_figure(
             contour_with_paths(xs, ys, zs, paths, title=title, minima=surface.minima), "contour.png", **dpi

@@ -9,11 +9,12 @@ never hashed, so new figure options re-draw without recomputing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
 from optiscope.store import RunDir
 from optiscope.validated import validated
@@ -46,6 +47,32 @@ class Style(BaseModel):
     video: Literal["gif", "mp4"] = Field(default="gif", description="animation format (mp4: imageio-ffmpeg)")
     dpi: int = Field(default=90, ge=30, le=400, description="resolution of the PNG figures")
     grid_resolution: int = Field(default=200, ge=10, le=2000, description="surface grid drawn in figures")
+    width: float | None = Field(
+        default=None, gt=1, le=40, description="figure width in inches (default: each figure's own)"
+    )
+    height: float | None = Field(
+        default=None, gt=1, le=40, description="figure height in inches (default: each figure's own)"
+    )
+    x_limits: tuple[float, float] | None = Field(
+        default=None,
+        description="x range of plane figures (surface or landscape plane; default: fit the paths)",
+    )
+    y_limits: tuple[float, float] | None = Field(
+        default=None, description="y range of plane figures (default: fit the paths)"
+    )
+
+    @field_validator("x_limits", "y_limits")
+    @classmethod
+    def _increasing(cls, limits: tuple[float, float] | None) -> tuple[float, float] | None:
+        if limits is not None and not (
+            math.isfinite(limits[0]) and math.isfinite(limits[1]) and limits[0] < limits[1]
+        ):
+            raise ValueError(f"limits must be two finite numbers, low < high; got {limits}")
+        return limits
+
+    def save_options(self) -> dict[str, Any]:
+        """Keyword arguments for :meth:`RunDir.save_figure`: the dpi and any figure size set here."""
+        return {"dpi": self.dpi, "size": (self.width, self.height)}
 
     @classmethod
     def build(cls, **fields: Any) -> Style:

@@ -108,7 +108,7 @@ def _compute(sweep: SweepConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[st
 def _render(run_dir: RunDir, style: Style) -> None:
     grid_keys = list(run_dir.spec["grid"])
     figure = sweep_heatmap(run_dir.read_table("results"), grid_keys)
-    run_dir.save_figure(figure, "sweep.png", dpi=style.dpi)
+    run_dir.save_figure(figure, "sweep.png", **style.save_options())
 
 
 SWEEP: StudyKind[SweepConfig] = StudyKind(

@@ -102,7 +102,7 @@ def _compute(study: TeachingStudy, run_dir: RunDir, ctx: RunContext) -> Mapping[
 
 def _render(run_dir: RunDir, style: Style) -> None:
     study = TeachingStudy(**run_dir.spec)
-    dpi = {"dpi": style.dpi}
+    dpi = style.save_options()
     xs, ys, zs = _grid(study.surface, style.grid_resolution)
     for index in range(len(study.optimizers)):
         trace = _trace_from(*run_dir.load_kept(f"trace{index:02d}"))

@@ -29,13 +29,13 @@ def render_train(run_dir: RunDir, style: Style) -> None:
     """The training curves and, when tracked, the eigenvalue ratio, from the stored tables."""
     title = train_title(TrainConfig(**run_dir.spec))
     run_dir.save_figure(
-        training_curves(run_dir.read_table("metrics"), title=title), "training.png", dpi=style.dpi
+        training_curves(run_dir.read_table("metrics"), title=title), "training.png", **style.save_options()
     )
     if (run_dir.path / "eigs.parquet").is_file():
         eigs = run_dir.read_table("eigs")
         if len(eigs):
             figure = ratio_figure(eigs, title=f"{title}: lambda1 / lambda2 over the last steps")
-            run_dir.save_figure(figure, "eigen_ratio.png", dpi=style.dpi)
+            run_dir.save_figure(figure, "eigen_ratio.png", **style.save_options())
 
 
 TRAIN: StudyKind[TrainConfig] = StudyKind(

@@ -304,11 +304,22 @@ class RunDir:
         except (OSError, ValueError) as exc:
             raise StoreError(f"cannot read JSON {path}: {exc}") from exc
 
-    def save_figure(self, fig: Any, name: str, **savefig_kwargs: Any) -> Path:
+    def save_figure(
+        self,
+        fig: Any,
+        name: str,
+        *,
+        size: tuple[float | None, float | None] | None = None,
+        **savefig_kwargs: Any,
+    ) -> Path:
         """Save a matplotlib Figure to ``figures/<name>``; the suffix picks the format.
 
-        The figure is left open: closing it is the caller's choice.
+        ``size`` (inches, width and height; None keeps the figure's own) re-sizes the figure
+        first. The figure is left open: closing it is the caller's choice.
         """
+        if size is not None and any(side is not None for side in size):
+            width, height = fig.get_size_inches()
+            fig.set_size_inches(size[0] or width, size[1] or height)
         relpath = check_relpath(f"{FIGURES_DIR}/{name}")
         suffix = Path(relpath).suffix.lstrip(".").lower()
         if suffix not in fig.canvas.get_supported_filetypes():
