@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from optiscope.nets.data import load_dataset
+from optiscope.nets.proxy_data import PROXY_ABOUT
 
 __all__ = [
     "SEED_TRAIN_SIZES",
@@ -90,6 +91,11 @@ def dataset_classes(dataset: str, data_dir: str | None = None) -> int:
 def describe_dataset(
     dataset: str, data_dir: str | None = None, limit: int | None = None, seed: int = 0, download: bool = False
 ) -> str:
-    """``digits: 1,347 train / 450 test, 1x8x8, 10 classes``: what a report must name."""
+    """``digits: 1,347 train / 450 test, 1x8x8, 10 classes``: what a report must name.
+
+    An offline proxy also says what it stands for (``...; offline proxy of CIFAR-10: ...``).
+    """
     n_train, n_test, shape, classes = _sizes(dataset, data_dir, limit, seed, download)
-    return f"{dataset}: {n_train:,} train / {n_test:,} test, {'x'.join(map(str, shape))}, {classes} classes"
+    sizes = f"{dataset}: {n_train:,} train / {n_test:,} test, {'x'.join(map(str, shape))}, {classes} classes"
+    about = PROXY_ABOUT.get(dataset.strip().lower())
+    return f"{sizes}; {about}" if about else sizes

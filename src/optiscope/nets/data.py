@@ -1,5 +1,8 @@
 """Datasets for the training lab: digits (bundled, offline), MNIST, CIFAR-10 and synthetic data.
 
+``proxy-cifar10`` and ``proxy-mnist`` are offline stand-ins with the seeds' input shapes, rendered
+from the bundled digits by :mod:`optiscope.nets.proxy_data`.
+
 Every loader returns a :class:`Dataset` of whole tensors in memory: inputs ``(N, *input_shape)``
 float32, labels ``(N,)`` int64. :func:`batches` then cuts minibatches from them by index
 permutation, so no per-sample Python runs in the training loop.
@@ -25,10 +28,11 @@ import numpy as np
 import torch
 
 from optiscope.errors import OptiscopeError, SpecError, UnknownNameError
+from optiscope.nets.proxy_data import PROXY_RECIPES, load_proxy
 
 __all__ = ["DATASET_NAMES", "Dataset", "DatasetError", "batches", "load_dataset", "make_synthetic"]
 
-DATASET_NAMES = ("digits", "mnist", "cifar10", "synthetic")
+DATASET_NAMES = ("digits", "mnist", "cifar10", "synthetic", *PROXY_RECIPES)
 DEFAULT_DATA_DIR = Path.home() / ".cache" / "optiscope" / "data"
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
@@ -105,13 +109,14 @@ def load_dataset(
 
     Args:
         name: ``digits``, ``mnist``, ``cifar10``, ``synthetic`` or ``synthetic:N,D,C`` (N train
-            samples of dimension D, which may be a shape such as ``3x32x32``, in C classes).
+            samples of dimension D, which may be a shape such as ``3x32x32``, in C classes), or
+            an offline proxy, ``proxy-cifar10`` or ``proxy-mnist`` (see :mod:`optiscope.nets.proxy_data`).
         data_dir: folder holding the MNIST IDX files or the CIFAR-10 python batches.
         download: fetch MNIST/CIFAR-10 with torchvision when the files are missing (the only
             network access in this module).
-        seed: seed of the digits split and of synthetic data.
+        seed: seed of the digits split, of synthetic data and of the proxies' rendering.
         test_fraction: test share of the digits split; ``synthetic:N,D,C`` draws
-            ``round(N * test_fraction)`` test samples.
+            ``round(N * test_fraction)`` test samples. The proxies have fixed sizes.
         flatten: flatten inputs to ``(N, D)``.
         limit: keep only the first ``limit`` train and the first ``limit`` test samples.
         **synthetic_options: ``n_train``, ``n_test``, ``input_shape``, ``num_classes`` for ``synthetic``.
@@ -133,7 +138,8 @@ def load_dataset(
         close = difflib.get_close_matches(base, DATASET_NAMES, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UnknownNameError(
-            f"unknown dataset {name!r}{hint}; valid names: digits, mnist, cifar10, synthetic[:N,D,C]"
+            f"unknown dataset {name!r}{hint}; valid names: digits, mnist, cifar10, synthetic[:N,D,C], "
+            f"{', '.join(PROXY_RECIPES)}"
         )
     if synthetic_options and base != "synthetic":
         raise SpecError(f"options {sorted(synthetic_options)} only apply to the synthetic dataset")
@@ -144,6 +150,8 @@ def load_dataset(
         raise SpecError(f"dataset {base!r} takes no ':' arguments, got {name!r}")
     elif base == "digits":
         dataset = _load_digits(seed, test_fraction)
+    elif base in PROXY_RECIPES:
+        dataset = _load_proxy(base, seed)
     else:
         folder = _resolve_folder(base, data_dir, download)
         dataset = _load_mnist(folder, limit) if base == "mnist" else _load_cifar10(folder, limit)
@@ -271,6 +279,14 @@ def _load_digits(seed: int, test_fraction: float) -> Dataset:
     y_train, y_test = torch.from_numpy(y_train), torch.from_numpy(y_test)
     names = tuple(str(k) for k in range(10))
     return Dataset("digits", x_train.unsqueeze(1), y_train, x_test.unsqueeze(1), y_test, 10, (1, 8, 8), names)
+
+
+def _load_proxy(name: str, seed: int) -> Dataset:
+    """An offline proxy rendered from the digits by ``seed``, normalised per channel by train statistics."""
+    x_train, y_train, x_test, y_test = load_proxy(name, seed)
+    shape = tuple(x_train.shape[1:])
+    names = tuple(str(k) for k in range(10))
+    return Dataset(name, x_train, y_train, x_test, y_test, 10, shape, names)
 
 
 def _resolve_folder(name: str, data_dir: str | Path | None, download: bool) -> Path:
