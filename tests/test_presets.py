@@ -48,8 +48,8 @@ def report_links(folder: Path) -> dict[str, str]:
     return dict(re.findall(r'<h3><a href="([^"]+/report\.html)">(.*?)</a></h3>', page))
 
 
-def run_quick(name: str, out: Path) -> str:
-    code, stdout, stderr = invoke("run", f"preset:{name}", "--quick", "--out", str(out))
+def run_quick(name: str, out: Path, *options: str) -> str:
+    code, stdout, stderr = invoke("run", f"preset:{name}", "--quick", "--out", str(out), *options)
     assert code == 0, stderr
     assert manifest(out)["status"] == "complete"
     assert_report_holds_every_step(out)
@@ -129,7 +129,8 @@ def test_run_preset_demo_is_the_demo(demo: tuple[Path, str]) -> None:
 @pytest.mark.xdist_group("demo")
 def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> None:
     out = demo[0] / "13-seed000-study"
-    stdout = run_quick("seed000-visual-analysis", out)  # the demo ran exactly this preset
+    # The demo ran exactly this preset, on digits (the preset's default is the CIFAR-10 proxy).
+    stdout = run_quick("seed000-visual-analysis", out, "--dataset", "digits")
     assert stdout.count(": reused -> ") == 15, stdout
     table1 = pd.read_parquet(out / "04-table1" / "comparison.parquet").set_index("row")
     assert list(table1["test_accuracy (seed)"]) == ["0.3833", "0.4816", "0.4765"]
@@ -336,3 +337,31 @@ def test_dataset_override_runs_the_seeds_own_data_from_its_files(tmp_path: Path,
     code, _, stderr = invoke("run", str(path), "--dataset", "cifar10", "--data-dir", str(tmp_path / "no"),
                              "--out", str(tmp_path / "out2"))  # fmt: skip
     assert code == 2 and "CIFAR-10" in stderr and len(stderr.strip().splitlines()) == 1, stderr
+
+
+@pytest.mark.parametrize(
+    ("preset", "proxy", "shape"),
+    [
+        ("seed000-visual-analysis", "proxy-cifar10", "3x32x32"),
+        ("seed001-second-order", "proxy-mnist", "1x28x28"),
+    ],
+)
+def test_the_seed_presets_default_to_the_calibrated_proxy_and_say_so(
+    preset: str, proxy: str, shape: str
+) -> None:
+    """Without --dataset every training step of seeds 000/001 runs the offline proxy with the
+    seed's input shape, and the tables' context names it a proxy and gives its calibration."""
+    from optiscope.experiments.experiment_spec import resolve
+    from optiscope.experiments.experiment_study import _data_context
+    from optiscope.experiments.presets import load_source
+
+    experiment = resolve(load_source(f"preset:{preset}"))
+    training = [step for step in experiment.steps if step.kind in ("train", "sweep")]
+    assert training and all(
+        (step.dataset if step.kind == "train" else step.base["dataset"]) == proxy for step in training
+    )
+    context = " ".join(_data_context(experiment))
+    assert f"{proxy}: " in context and shape in context
+    assert f"an offline proxy of {experiment.seed_dataset}" in context and "calibrated with" in context
+    digits = " ".join(_data_context(resolve(load_source(f"preset:{preset}"), dataset="digits")))
+    assert "This is a digits proxy" in digits and "calibrated" not in digits

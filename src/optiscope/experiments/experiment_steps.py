@@ -21,6 +21,7 @@ from optiscope.experiments.curvature_study import CurvatureConfig
 from optiscope.experiments.landscape_study import LandscapeConfig
 from optiscope.experiments.paths_study import PathsConfig
 from optiscope.experiments.protocol import StyleOptions, style_overrides
+from optiscope.experiments.seed_claims import SeedClaim
 from optiscope.experiments.settings_study import SettingsConfig
 from optiscope.experiments.sweep_study import SweepConfig, cell_configs
 from optiscope.experiments.teaching_study import TeachingStudy
@@ -192,13 +193,25 @@ class CompareStep(StepBase):
 
 
 class TableRow(BaseModel):
-    """One row of a published table: our run it is compared with, and the seed's numbers."""
+    """One row of a published table: our run it is compared with, and the seed's numbers or words.
+
+    A published value is a number (a quoted number such as ``"0.1000"`` keeps its decimals), the
+    seed's words, or its words with a test our run decides (:class:`SeedClaim`).
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     label: str
     run: str = Field(description="train step, sweep cell, or PATHS[optimizer spec]")
-    published: dict[str, float | str] = Field(default_factory=dict, description="metric -> seed's value")
+    published: dict[str, float | str | SeedClaim] = Field(
+        default_factory=dict, description="metric -> seed's number, words, or claim"
+    )
+
+    def references(self) -> list[str]:
+        """The row's run, and the runs its claims compare it with."""
+        step = self.run.split("[", 1)[0]
+        claims = [value for value in self.published.values() if isinstance(value, SeedClaim)]
+        return [self.run, *(reference for claim in claims for reference in claim.references(step))]
 
 
 class TableStep(StepBase):
@@ -220,11 +233,11 @@ class TableStep(StepBase):
         return self
 
     def references(self) -> list[str]:
-        return [row.run for row in self.rows]
+        return [reference for row in self.rows for reference in row.references()]
 
 
 class TeachingStep(StepBase, TeachingStudy):
-    """Optimizer internals step by step, seed 004's AdaGrad full-vs-diagonal figure, seed 003's surfaces."""
+    """Optimizer internals step by step, and (``views``) seed 004's AdaGrad figure, seed 003's surfaces."""
 
     kind: Literal["teaching"]
 
@@ -256,6 +269,8 @@ class ExperimentStep(StepBase):
     kind: Literal["experiment"]
     source: str = Field(description="preset:NAME or a YAML path")
     as_quick: bool = Field(default=False, description="run it at its --quick sizes")
+    dataset: str | None = Field(default=None, description="data set of its training steps (default: its own)")
+    data_dir: str | None = Field(default=None, description="folder of that data set's files")
 
 
 STEP_TYPES: dict[str, type[StepBase]] = {

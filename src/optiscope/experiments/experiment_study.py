@@ -51,6 +51,7 @@ from optiscope.experiments.table_study import TABLE, TableConfig, TableSource
 from optiscope.experiments.teaching_study import TEACHING
 from optiscope.experiments.train_study import TRAIN
 from optiscope.nets.budget import dataset_classes, describe_dataset
+from optiscope.nets.proxy_data import PROXY_CALIBRATION
 from optiscope.nets.trainer import TrainConfig
 from optiscope.optimizers import parse_spec
 from optiscope.store import RunDir, spec_hash
@@ -185,19 +186,35 @@ def _data_context(experiment: Experiment) -> list[str]:
     ours = describe_dataset(experiment.dataset, experiment.data_dir)
     lines = [f"Ours: {ours}."]
     if experiment.seed_dataset and experiment.seed_dataset != experiment.dataset:
-        lines.append(
-            f"This is a {experiment.dataset} proxy, not {experiment.seed_dataset}: compare orderings and "
-            f"failures, not levels. Budgets are matched in optimizer steps, not epochs (an epoch of "
-            f"{experiment.dataset} is far fewer steps); run with --dataset {experiment.seed_dataset} "
-            f"--data-dir D for the seed's exact setting."
+        calibration = PROXY_CALIBRATION.get(experiment.dataset)
+        budget = (
+            f"Budgets are matched in optimizer steps, not epochs (an epoch of {experiment.dataset} is "
+            f"fewer steps); run with --dataset {experiment.seed_dataset} --data-dir D for the seed's "
+            "exact setting."
         )
+        if calibration:
+            lines.append(
+                f"This is {experiment.dataset}, an offline proxy of {experiment.seed_dataset}, not "
+                f"{experiment.seed_dataset} itself: {calibration}. Levels are comparable only loosely; "
+                f"compare orderings and failures. {budget}"
+            )
+        else:
+            lines.append(
+                f"This is a {experiment.dataset} proxy, not {experiment.seed_dataset}: compare orderings "
+                f"and failures, not levels. {budget}"
+            )
     if experiment.quick:
         lines.append("--quick: reduced sizes and steps; these numbers are a smoke run, not the study's.")
     return lines
 
 
 def _nested(step: ExperimentStep, ctx: _Context) -> Planned:
-    nested = resolve(load_source(step.source), quick=step.as_quick or ctx.experiment.quick)
+    nested = resolve(
+        load_source(step.source),
+        quick=step.as_quick or ctx.experiment.quick,
+        dataset=step.dataset,
+        data_dir=step.data_dir,
+    )
     return EXPERIMENT, nested
 
 
