@@ -105,3 +105,14 @@ def test_a_positional_argument_is_refused() -> None:
         SpecError, match=r"^argument '0\.9' in 'adam:lr=0\.1,0\.9' is not of the form key=value$"
     ):
         parse_named_args("adam:lr=0.1,0.9")
+
+
+def test_a_spec_error_names_the_field_without_pydantics_prefix_and_suggests_close_names() -> None:
+    from optiscope.experiments.protocol import Style
+
+    with pytest.raises(SpecError) as bad_value:
+        Style.build(x_limits=(2, 1))
+    assert str(bad_value.value) == "x_limits: limits must be two finite numbers, low < high; got (2.0, 1.0)"
+    with pytest.raises(SpecError) as misspelt:
+        Style.build(dpii=3)
+    assert str(misspelt.value).startswith("dpii: Extra inputs are not permitted; did you mean 'dpi'? allowed: ")

@@ -7,7 +7,6 @@ code 2; anything else is a bug: exit code 1.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,14 +15,13 @@ import typer
 from optiscope.cli_app import (
     app,
     handles_errors,
-    optimizers_app,
     parse_grid,
     parse_point,
     progress_bar,
     read_yaml,
-    surfaces_app,
 )
 from optiscope.cli_experiments import run_preset  # also registers ``run`` and ``presets``
+from optiscope.cli_registry import optimizers_list, surfaces_list  # noqa: F401  (registers the registry commands)
 from optiscope.errors import SpecError
 
 __all__ = ["app", "main"]
@@ -60,50 +58,6 @@ def _style(**options: Any) -> dict[str, Any]:
         if options.get(name) is not None:
             options[name] = parse_point(options[name], f"--{name.replace('_', '-')}")
     return {key: value for key, value in options.items() if value is not None}
-
-
-@optimizers_app.command("list")
-@handles_errors
-def optimizers_list(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (stable, documented in the README).")
-    ] = False,
-) -> None:
-    """List every optimizer: name, aliases, source, defaults, tags and formula notes."""
-    from optiscope.optimizers import list_entries
-
-    entries = [entry.describe() for entry in list_entries()]
-    if as_json:
-        typer.echo(json.dumps(entries, indent=2, default=str))
-        return
-    for entry in entries:
-        aliases = f" (aliases: {', '.join(entry['aliases'])})" if entry["aliases"] else ""
-        tags = f" [{', '.join(entry['tags'])}]" if entry.get("tags") else ""
-        typer.echo(f"{entry['name']}{aliases}  source={entry['source']}{tags}")
-        typer.echo(f"    defaults: {entry['defaults']}")
-        if entry.get("notes"):
-            typer.echo(f"    notes: {entry['notes']}")
-        if entry.get("conformance_exception"):
-            typer.echo(f"    exception: {entry['conformance_exception']}")
-
-
-@surfaces_app.command("list")
-@handles_errors
-def surfaces_list(
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON (stable, documented in the README).")
-    ] = False,
-) -> None:
-    """List every surface: name, formula, domain, start point and known minima."""
-    from optiscope.surfaces import list_surfaces
-
-    described = [surface.describe() for surface in list_surfaces()]
-    if as_json:
-        typer.echo(json.dumps(described, indent=2))
-        return
-    for surface in described:
-        typer.echo(f"{surface['name']}: {surface['formula']}")
-        typer.echo(f"    domain {surface['domain']}, start {surface['start']}, minima {surface['minima']}")
 
 
 @app.command()

@@ -1,0 +1,61 @@
+"""The registry commands: optimizers list (filters) and show, surfaces list (grep) and show."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from optiscope.cli import app
+from optiscope.optimizers import list_entries
+from optiscope.surfaces import list_surfaces
+
+
+def invoke(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.output
+
+
+def test_optimizer_filters_keep_exactly_the_matching_entries() -> None:
+    code, out = invoke("optimizers", "list", "--json", "--source", "pytorch_optimizer", "--tag", "sign")
+    assert code == 0
+    expected = sorted(e.name for e in list_entries() if e.source == "pytorch_optimizer" and "sign" in e.tags)
+    assert sorted(entry["name"] for entry in json.loads(out)) == expected and "lion" in expected
+    code, out = invoke("optimizers", "list", "--json", "--grep", "KERAS")
+    names = {entry["name"] for entry in json.loads(out)}
+    assert {"rmsprop_keras", "adagrad_keras", "ftrl_keras", "lamb_keras"} <= names
+    assert "sgd" not in names
+
+
+def test_optimizer_show_gives_defaults_notes_and_the_source_librarys_page() -> None:
+    code, out = invoke("optimizers", "show", "adam", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["defaults"]["lr"] == 0.001
+    assert shown["documentation"] == "https://pytorch.org/docs/stable/generated/torch.optim.Adam.html"
+    code, out = invoke("optimizers", "show", "lion", "--json")
+    assert json.loads(out)["documentation"].endswith("#pytorch_optimizer.Lion")
+    code, out = invoke("optimizers", "show", "lamb_keras")
+    assert code == 0 and "trust ratio" in out and "documentation: optiscope's own" in out
+
+
+def test_surface_show_and_grep() -> None:
+    code, out = invoke("surfaces", "show", "rosenbrock", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["minima"] == [[1.0, 1.0]] and shown["minimum_value"] == 0.0
+    code, out = invoke("surfaces", "list", "--json", "--grep", "camel")
+    expected = sorted(
+        s.name for s in list_surfaces() if "camel" in f"{s.name} {s.formula} {s.description}".lower()
+    )
+    assert (
+        sorted(entry["name"] for entry in json.loads(out))
+        == expected
+        == ["six_hump_camel", "three_hump_camel"]
+    )
+
+
+def test_unknown_names_and_sources_are_one_line_and_exit_2() -> None:
+    for args in (("optimizers", "list", "--source", "keras"), ("optimizers", "show", "adamm"),
+                 ("surfaces", "show", "rosenbrok")):  # fmt: skip
+        code, out = invoke(*args)
+        assert code == 2 and len(out.strip().splitlines()) == 1, out
+    assert "did you mean 'adam'" in invoke("optimizers", "show", "adamm")[1]
