@@ -59,3 +59,9 @@ def test_unknown_names_and_sources_are_one_line_and_exit_2() -> None:
         code, out = invoke(*args)
         assert code == 2 and len(out.strip().splitlines()) == 1, out
     assert "did you mean 'adam'" in invoke("optimizers", "show", "adamm")[1]
+
+
+def test_help_text_shows_bracketed_words_instead_of_swallowing_them_as_markup() -> None:
+    for command, shown in ((("paths", "--help"), "optiscope[video]"), (("sweep", "--help"), "[values]")):
+        code, out = invoke(*command)
+        assert code == 0 and shown in " ".join(out.split()), out

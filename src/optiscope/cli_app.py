@@ -24,9 +24,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: "[video]" and "[values]" are shown, not parsed as markup
 )
-optimizers_app = typer.Typer(help="The optimizer registry.", no_args_is_help=True)
-surfaces_app = typer.Typer(help="The 2-D test surfaces.", no_args_is_help=True)
+optimizers_app = typer.Typer(help="The optimizer registry.", no_args_is_help=True, rich_markup_mode=None)
+surfaces_app = typer.Typer(help="The 2-D test surfaces.", no_args_is_help=True, rich_markup_mode=None)
 app.add_typer(optimizers_app, name="optimizers")
 app.add_typer(surfaces_app, name="surfaces")
 

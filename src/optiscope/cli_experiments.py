@@ -13,7 +13,9 @@ from optiscope.cli_app import app, handles_errors, progress_bar
 __all__ = ["presets_app", "run_preset"]
 
 presets_app = typer.Typer(
-    help="The seed studies and the demo, shipped as experiment YAMLs.", no_args_is_help=True
+    help="The seed studies and the demo, shipped as experiment YAMLs.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
 )
 app.add_typer(presets_app, name="presets")
 
