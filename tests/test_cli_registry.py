@@ -65,3 +65,22 @@ def test_help_text_shows_bracketed_words_instead_of_swallowing_them_as_markup() 
     for command, shown in ((("paths", "--help"), "optiscope[video]"), (("sweep", "--help"), "[values]")):
         code, out = invoke(*command)
         assert code == 0 and shown in " ".join(out.split()), out
+
+
+def test_without_a_terminal_progress_is_a_steady_flushed_line_and_short_work_is_quiet(capsys) -> None:
+    from optiscope.cli_app import progress_bar
+
+    now = [0.0]
+    with progress_bar("sweep (cells)", every=10.0, clock=lambda: now[0]) as update:
+        for done, at in ((1, 3.0), (2, 11.0), (3, 15.0), (4, 22.0), (5, 23.0)):
+            now[0] = at
+            update(done, 5)
+        update(5, 5)  # a repeated final report prints nothing more
+    assert capsys.readouterr().err.splitlines() == [
+        "sweep (cells): 2 of 5 (40%)",
+        "sweep (cells): 4 of 5 (80%)",
+        "sweep (cells): 5 of 5 (100%)",
+    ]
+    with progress_bar("quick", every=10.0, clock=lambda: 1.0) as update:
+        update(1, 1)
+    assert capsys.readouterr().err == ""

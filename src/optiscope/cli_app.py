@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,21 +78,40 @@ def handles_errors(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+PROGRESS_LINE_SECONDS = 10.0  # without a terminal, one progress line at most this often
+
+
 @contextmanager
-def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None]:
-    """A rich progress bar on a terminal; nothing when stderr is not a TTY."""
-    if not sys.stderr.isatty():
-        yield None
+def progress_bar(
+    description: str, *, every: float = PROGRESS_LINE_SECONDS, clock: Callable[[], float] = time.monotonic
+) -> Iterator[Callable[[int, int], None]]:
+    """A rich progress bar on a terminal; without one (CI, a log file), a flushed line on stderr
+    at most every ``every`` seconds (and a last one at the end once any was printed), so long
+    work shows it is alive and short work stays quiet."""
+    if sys.stderr.isatty():
+        from rich.progress import Progress
+
+        with Progress(transient=True) as bar:
+            task = bar.add_task(description, total=None)
+
+            def update_bar(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            yield update_bar
         return
-    from rich.progress import Progress
+    last = [clock()]  # work shorter than ``every`` prints nothing
+    printed, final = [False], [False]
 
-    with Progress(transient=True) as bar:
-        task = bar.add_task(description, total=None)
+    def update_lines(done: int, total: int) -> None:
+        now = clock()
+        finished = total > 0 and done >= total
+        if final[0] or not (now - last[0] >= every or (finished and printed[0])):
+            return
+        last[0], printed[0], final[0] = now, True, finished
+        share = f" ({done / total:.0%})" if total > 0 else ""
+        print(f"{description}: {done} of {total}{share}", file=sys.stderr, flush=True)
 
-        def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
+    yield update_lines
 
 
 def parse_point(text: str, what: str = "a start point") -> tuple[float, float]:
