@@ -218,8 +218,10 @@ def test_sigkill_mid_run_then_rerun_resumes_and_equals_an_uninterrupted_run(tmp_
     assert json.loads((killed / "manifest.json").read_text())["status"] == "running"
     assert not (killed / "paths.parquet").exists()
 
-    subprocess.run(_cli(killed), check=True, capture_output=True)
+    rerun = subprocess.run(_cli(killed), check=True, capture_output=True, text=True)
     subprocess.run(_cli(clean), check=True, capture_output=True)
+    units = f"{len(finished)} stored work unit{'s' if len(finished) != 1 else ''}"
+    assert f"resumed ({units} reused) and finished: {killed}" in rerun.stdout, rerun.stdout
     manifest = json.loads((killed / "manifest.json").read_text())
     assert manifest["status"] == "complete"
     # The resumed run read the finished units back instead of recomputing them, then pruned them.

@@ -84,3 +84,20 @@ def test_without_a_terminal_progress_is_a_steady_flushed_line_and_short_work_is_
     with progress_bar("quick", every=10.0, clock=lambda: 1.0) as update:
         update(1, 1)
     assert capsys.readouterr().err == ""
+
+
+def test_a_resumed_run_says_what_it_found_stored() -> None:
+    from types import SimpleNamespace
+
+    from optiscope.experiments.execute import Execution
+    from optiscope.experiments.protocol import Style
+
+    def described(units: tuple[str, ...], summary: dict | None = None) -> str:
+        run_dir = SimpleNamespace(resumed=True, units_at_open=units, manifest={"summary": summary}, path="R")
+        return Execution(run_dir, Style(), cached=False, rendered=True).describe()  # type: ignore[arg-type]
+
+    assert described(("epoch-00045", "epoch-00046")) == "resumed after epoch 46 and finished: R"
+    assert (
+        described(("chunk-0", "chunk-1", "chunk-2")) == "resumed (3 stored work units reused) and finished: R"
+    )
+    assert described((), {"cells": 12, "cells_reused": 7}) == "resumed and finished; 7 of 12 cells reused: R"

@@ -58,5 +58,6 @@ def test_table_two_grid_runs_reuses_finished_cells_and_records_divergence(tmp_pa
     result = runner.invoke(app, ["sweep", str(config), "--out", str(tmp_path / "s")])
     assert result.exit_code == 0, result.stderr
     assert json.loads(manifest_path.read_text())["status"] == "complete"
+    assert "resumed and finished; 8 of 8 cells reused" in result.stdout, result.stdout
     assert [(cell / "metrics.parquet").stat().st_mtime_ns for cell in cells] == before
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "s" / "results.parquet"), results)

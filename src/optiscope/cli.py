@@ -238,11 +238,13 @@ def sweep(
     force: Annotated[bool, typer.Option("--force", help="Recompute every cell.")] = False,
 ) -> None:
     """Train one run per grid cell (seed 000's Table II); results table, heatmap and report."""
-    from optiscope.experiments.sweep_study import SweepConfig, run_sweep
+    from optiscope.experiments.execute import execute
+    from optiscope.experiments.sweep_study import SWEEP, SweepConfig
 
     with progress_bar("sweep (cells)") as progress:
-        results = run_sweep(SweepConfig.build(**read_yaml(config)), out, force=force, progress=progress)
-    typer.echo(results.to_string(index=False))
+        execution = execute(SWEEP, SweepConfig.build(**read_yaml(config)), out, force=force, progress=progress)
+    typer.echo(execution.describe())
+    typer.echo(execution.run_dir.read_table("results").to_string(index=False))
     typer.echo(f"report: {Path(out) / 'report.html'}")
 
 

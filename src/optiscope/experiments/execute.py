@@ -40,11 +40,28 @@ class Execution:
     def path(self) -> Path:
         return self.run_dir.path
 
+    def resume_note(self) -> str:
+        """What a resumed run found stored: ``resumed after epoch 46``, ``resumed (7 work units reused)``."""
+        units = self.run_dir.units_at_open
+        epochs = [int(unit.removeprefix("epoch-")) for unit in units if unit.startswith("epoch-")]
+        if epochs and len(epochs) == len(units):
+            return f"resumed after epoch {max(epochs)}"
+        if not units:
+            return "resumed"
+        return f"resumed ({len(units)} stored work unit{'s' if len(units) != 1 else ''} reused)"
+
+    def reuse_note(self) -> str:
+        """``; 7 of 12 cells reused`` when the study's children were finished runs already."""
+        summary = self.run_dir.manifest.get("summary") or {}
+        if summary.get("cells_reused"):
+            return f"; {summary['cells_reused']} of {summary['cells']} cells reused"
+        return ""
+
     def describe(self) -> str:
         """One line for the CLI: what was reused, what was drawn."""
         if not self.cached:
-            verb = "resumed and finished" if self.run_dir.resumed else "computed"
-            return f"{verb}: {self.path}"
+            verb = f"{self.resume_note()} and finished" if self.run_dir.resumed else "computed"
+            return f"{verb}{self.reuse_note()}: {self.path}"
         if self.rendered:
             return f"cached: {self.path} already holds this run; nothing recomputed, figures re-drawn"
         return f"cached: {self.path} already holds this run; nothing recomputed (--force recomputes)"

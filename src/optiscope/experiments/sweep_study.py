@@ -18,9 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from optiscope.errors import SpecError
 from optiscope.experiments.execute import execute
 from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind, Style
-from optiscope.experiments.train_study import run_train_study
+from optiscope.experiments.train_study import TRAIN
 from optiscope.nets.budget import SeedBudget, budget_fields, train_size
-from optiscope.nets.trainer import MAX_EPOCHS, TrainConfig
+from optiscope.nets.trainer import MAX_EPOCHS, TrainConfig, train_in_run
 from optiscope.optimizers import parse_spec
 from optiscope.spec_syntax import format_named_args
 from optiscope.store import RunDir
@@ -88,11 +88,13 @@ def cell_name(index: int, settings: dict[str, Any]) -> str:
 
 def _compute(sweep: SweepConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
     """Train every cell in ``cells/`` (finished cells are reused) and store the results table."""
-    rows = []
+    rows, reused = [], 0
     cells = cell_configs(sweep)
     for index, (settings, config) in enumerate(cells):
         folder = run_dir.path / CELLS_DIR / cell_name(index, settings)
-        run = run_train_study(config, folder, force=ctx.force)
+        execution = execute(TRAIN, config, folder, force=ctx.force)
+        reused += execution.cached
+        run = train_in_run(config, execution.run_dir)
         ctx.report(index + 1, len(cells))
         last = run.metrics.iloc[-1]
         row = {key: str(value) for key, value in settings.items()}
@@ -102,7 +104,7 @@ def _compute(sweep: SweepConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[st
     results = pd.DataFrame(rows)
     run_dir.write_table("results", results)
     run_dir.write_text("results.md", markdown_table(results))
-    return {"cells": len(rows)}
+    return {"cells": len(rows), "cells_reused": reused}
 
 
 def _render(run_dir: RunDir, style: Style) -> None:

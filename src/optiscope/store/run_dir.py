@@ -74,6 +74,7 @@ class RunDir:
         self._manifest = manifest
         self.cached = cached
         self.resumed = resumed
+        self.units_at_open: tuple[str, ...] = ()  # the finished units a resumed run found stored
         self._started = time.monotonic()
 
     @classmethod
@@ -131,6 +132,7 @@ class RunDir:
             manifest["seeds"] = seeds
         run = cls(root, manifest, cached=False, resumed=True)
         manifest["units"] = sorted(run.completed_units())
+        run.units_at_open = tuple(manifest["units"])
         run._save()
         return run
 
