@@ -82,8 +82,10 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
 
 DEMO_STEPS = ["01-seed002-pathological", "02-seed004-f0", "03-seed004-f1", "04-seed004-f2", "05-seed004-f3",
-              "06-seed004-f4", "07-seed004-f5", "08-seed004-sgd-lr-sweep", "09-seed003-regression-mse",
-              "10-rosenbrock", "11-basins-himmelblau", "12-teaching", "13-seed000-study"]  # fmt: skip
+              "06-seed004-f4", "07-seed004-f5", "08-seed004-sgd-lr-sweep", "09-seed004-observations",
+              "10-seed003-regression-mse", "11-rosenbrock", "12-basins-himmelblau", "13-teaching",
+              "14-seed000-study"]  # fmt: skip
+DEMO_PATHS = [step for step in DEMO_STEPS[:12] if not step.endswith("observations")]
 
 
 @pytest.mark.xdist_group("demo")
@@ -92,18 +94,20 @@ def test_the_demo_is_a_preset_the_surface_tour_plus_a_seed000_study(demo: tuple[
     assert f"demo written to: {out.resolve()}" in stdout
     assert f"report: {(out / 'report.html').resolve()}" in stdout
     assert manifest(out)["status"] == "complete" and manifest(out)["spec"]["name"] == "demo"
-    for study in DEMO_STEPS[:11]:
+    for study in DEMO_PATHS:
         assert manifest(out / study)["status"] == "complete"
         assert_picture(out / study / "figures" / "contour.png")
     # Animations where the seeds have them: seed 004's rolling ball, seed 003's parameter paths.
-    for animation in ("06-seed004-f4/figures/surface3d.gif", "09-seed003-regression-mse/figures/contour.gif"):
+    for animation in ("06-seed004-f4/figures/surface3d.gif", "10-seed003-regression-mse/figures/contour.gif"):
         assert (out / animation).stat().st_size > 10_000, animation
+    verdicts = pd.read_parquet(out / "09-seed004-observations" / "comparison.parquet")["verdict"]
+    assert set(verdicts) <= {"holds", "does not hold", "not measurable"} and len(verdicts) == 9
     # Seed 002's story: Adam reaches the valley of the pathological curvature, plain SGD does not.
     runs = pd.read_parquet(out / "01-seed002-pathological" / "runs.parquet").set_index("optimizer")
     assert runs.loc["adam", "final_loss"] < runs.loc["sgd", "final_loss"]
     # One report that links the tour's steps, and the study's report linking its own steps.
     assert_report_holds_every_step(out)
-    study = out / "13-seed000-study"
+    study = out / "14-seed000-study"
     assert (
         html.unescape(report_links(study)["04-table1/report.html"])
         == "Table I: test accuracy of GD, SGD and Adam"
@@ -128,7 +132,7 @@ def test_run_preset_demo_is_the_demo(demo: tuple[Path, str]) -> None:
 
 @pytest.mark.xdist_group("demo")
 def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> None:
-    out = demo[0] / "13-seed000-study"
+    out = demo[0] / "14-seed000-study"
     # The demo ran exactly this preset, on digits (the preset's default is the CIFAR-10 proxy).
     stdout = run_quick("seed000-visual-analysis", out, "--dataset", "digits")
     assert stdout.count(": reused -> ") == 15, stdout
@@ -190,15 +194,21 @@ def test_seed002_and_seed003_quick(tmp_path: Path) -> None:
     assert (tmp_path / "s2" / "02-steps-1000" / "figures" / "contour.gif").stat().st_size > 10_000
     run_quick("seed003-regression", tmp_path / "s3")
     runs = pd.read_parquet(tmp_path / "s3" / "03-mse-lr1" / "runs.parquet")
-    assert set(runs["optimizer"]) == {"sgd", "classical_momentum", "adam", "lamb"}
+    assert set(runs["optimizer"]) == {"sgd", "classical_momentum", "adam", "lamb", "lamb_keras"}
     assert_picture(tmp_path / "s3" / "01-surfaces" / "figures" / "regression-surfaces.png")
+    assert not (tmp_path / "s3" / "01-surfaces" / "figures" / "adagrad-full-vs-diagonal.png").exists()
+    # The seed's "LAMB converges smoothly at lr 1" is decided from our runs, for both LAMBs.
+    table = pd.read_parquet(tmp_path / "s3" / "06-observations" / "comparison.parquet").set_index("row")
+    lamb = [row for row in table.index if row.startswith("LAMB")]
+    assert len(lamb) == 2 and set(table.loc[lamb, "verdict"]) == {"does not hold"}
+    assert "does not reproduce" in (tmp_path / "s3" / "06-observations" / "findings.md").read_text()
 
 
 def test_seed004_quick_surfaces_sweeps_and_the_adagrad_timing(tmp_path: Path) -> None:
     out = tmp_path / "s4"
     run_quick("seed004-surfaces", out)
     folders = sorted(path.name for path in out.iterdir() if (path / "manifest.json").exists())
-    assert len(folders) == 28 and folders[2] == "03-f0-all" and folders[-1] == "28-adagrad-timing"
+    assert len(folders) == 29 and folders[2] == "03-f0-all" and folders[-1] == "29-adagrad-timing"
     runs = pd.read_parquet(out / "07-f4-all" / "runs.parquet")
     assert len(runs) == 10 and set(zip(runs["start_x"], runs["start_y"], strict=True)) == {(-7.5, -1.0)}
     assert (out / "03-f0-all" / "figures" / "surface3d.gif").exists()
@@ -210,10 +220,17 @@ def test_seed004_quick_surfaces_sweeps_and_the_adagrad_timing(tmp_path: Path) ->
     assert "alpha=0.99" in settings.loc["RMSprop", "library default"]
     library = pd.read_parquet(out / "02-f0-library-defaults" / "runs.parquet")
     assert "lamb" in set(library["optimizer"].astype(str))
-    timing = pd.read_parquet(out / "28-adagrad-timing" / "timing.parquet").set_index("method")
+    timing = pd.read_parquet(out / "29-adagrad-timing" / "timing.parquet").set_index("method")
     full, diagonal = timing["seconds"].iloc[0], timing["seconds"].iloc[-1]
     assert full > diagonal  # the full matrix costs more, as the seed found (27.4 s vs 619 us there)
     assert "published_seconds" in timing.columns
+    # The seed's observations, each with a verdict computed from the runs; the teaching step
+    # shows seed 004's figures only.
+    observations = pd.read_parquet(out / "27-observations" / "comparison.parquet")
+    assert set(observations["verdict"]) <= {"holds", "does not hold", "not measurable"}
+    assert len(observations) >= 20 and observations["measured here"].str.len().min() > 0
+    figures = {path.name for path in (out / "28-adagrad-full-vs-diagonal" / "figures").iterdir()}
+    assert "adagrad-full-vs-diagonal.png" in figures and "regression-surfaces.png" not in figures
 
 
 def _kill_after_first_step(out: Path) -> None:

@@ -41,7 +41,8 @@ def test_ours_is_the_last_epoch_and_the_difference_is_ours_minus_the_seeds(tmp_p
     assert [row.values["test_accuracy"] for row in ours] == [0.9, 0.5, 0.7]
     frame = comparison_frame(sources, ours, ["test_accuracy"])
     np.testing.assert_allclose(frame["test_accuracy (ours - seed)"], [0.42, 0.40, 0.35])
-    assert list(frame["test_accuracy (seed)"]) == ["0.48", "0.1", "0.35"]
+    # The seed wrote two decimals (0.48, 0.35), so its 0.1 is 0.10.
+    assert list(frame["test_accuracy (seed)"]) == ["0.48", "0.10", "0.35"]
     assert list(frame["status"]) == ["complete"] * 3 and list(frame["steps"]) == [10] * 3
 
 
@@ -51,10 +52,14 @@ def test_findings_state_the_mean_gap_the_rank_agreement_and_the_best_rows(tmp_pa
     ours = [OurRow({"test_accuracy": value}, "complete", 10) for value in mine]
     lines = findings(sources, ours, ["test_accuracy"], classes=10, context=["Ours: digits."])
     assert lines[0] == "Ours: digits."
-    mean = np.mean(np.subtract(mine, seed))  # +0.39, largest gap 0.42 on row0
-    assert f"higher than the seed's by {mean:+.4g} on average (largest gap 0.42, row row0)" in lines[1]
+    mean = np.mean(np.subtract(mine, seed))  # +0.39, largest gap 0.42 on row0, at 2 decimals
+    assert f"higher than the seed's by {mean:+.2f} on average at the seed's 2 decimals" in lines[1]
+    assert "(largest gap 0.42, row row0)" in lines[1]
     # Same order on both sides (row0 > row2 > row1): Spearman's rho is exactly 1.
-    assert "Spearman rho = 1.00; the seed's best row is row0 (0.48), the same row (0.9)" in lines[2]
+    assert (
+        "the orderings agree (Spearman rho = 1.00); the seed's best row is row0 (0.48), the same row (0.9)"
+        in lines[2]
+    )
     # 0.10 <= 1.2 / 10 is at chance in the seed; none of ours is.
     assert "seed 1 rows, ours 0" in lines[3] and "only the seed: row1" in lines[3]
 
@@ -64,7 +69,8 @@ def test_reversed_orderings_give_rho_minus_one_and_name_both_best_rows(tmp_path:
     sources = _sources(tmp_path, mine, seed)
     ours = [OurRow({"test_accuracy": value}, "complete", 10) for value in mine]
     text = " ".join(findings(sources, ours, ["test_accuracy"], classes=None))
-    assert "rho = -1.00; the seed's best row is row2 (0.4), row0 here (0.9)" in text
+    assert "the orderings disagree (Spearman rho = -1.00)" in text
+    assert "the seed's best row is row2 (0.4), row0 here (0.9)" in text
     assert "at chance" not in text  # no class count, no chance statement
 
 
@@ -77,7 +83,8 @@ def test_diverged_rows_are_results_and_text_claims_are_quoted(tmp_path: Path) ->
     ours = [read_ours(source, ["test_accuracy"]) for source in sources]
     lines = findings(sources, ours, ["test_accuracy"], classes=10)
     assert lines == [
-        'sgd: the seed says "it struggles"; our test_accuracy is 0.1.',
+        'sgd: the seed says "it struggles"; our test_accuracy is 0.1 '
+        "(not tested: the table gives this statement no test).",
         "Diverged here (recorded, not a failure): sgd.",
     ]
 

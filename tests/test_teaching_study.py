@@ -11,7 +11,12 @@ from optiscope.experiments.teaching_study import TeachingStudy, run_teaching_stu
 
 
 def test_teaching_study_stores_traces_draws_figures_and_caches(tmp_path: Path) -> None:
-    study = TeachingStudy(optimizers=("momentum:lr=0.05,momentum=0.9", "adam:lr=0.2"), steps=12, show=(0, 5))
+    study = TeachingStudy(
+        optimizers=("momentum:lr=0.05,momentum=0.9", "adam:lr=0.2"),
+        steps=12,
+        show=(0, 5),
+        views=("state", "adagrad", "regression"),
+    )
     run = run_teaching_study(study, tmp_path / "teach")
     figures = sorted(path.name for path in (run.path / "figures").iterdir())
     assert figures == [

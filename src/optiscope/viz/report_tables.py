@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -62,20 +63,37 @@ def _cell(value: object) -> str:
     return _format_float(value) if isinstance(value, float) else str(value)
 
 
-def _tag_status_cells(page: str, frame: pd.DataFrame) -> str:
-    """Give each cell of the ``status`` column the class ``status-<value>``.
+# A claim's verdict (see experiments.seed_claims) is coloured as the run status it reads like.
+_VERDICT_STATUS = {"holds": "complete", "does not hold": "failed"}
+
+
+def _status_class(value: str) -> str:
+    return f"status-{_NOT_CSS.sub('-', value)}"
+
+
+def _verdict_class(value: str) -> str:
+    shown = _VERDICT_STATUS.get(value)
+    return f"verdict-{_NOT_CSS.sub('-', value)}" + (f" status-{shown}" if shown else "")
+
+
+def _tag_cells(page: str, frame: pd.DataFrame, classes: dict[str, Callable[[str], str]]) -> str:
+    """Give each cell of each column ``name`` in ``classes`` the css class ``classes[name](value)``.
 
     ``to_html`` escapes every cell and, without an index, writes one bare ``<td>`` per column
-    in order, so the n-th ``<td>`` is in column ``n % width``.
+    in order, so the n-th ``<td>`` is in column ``n % width`` (one pass: a tagged cell is no
+    longer bare).
     """
-    column = frame.columns.get_loc("status")
-    statuses = iter(frame["status"].astype(str))
+    columns = {
+        frame.columns.get_loc(name): (css, iter(frame[name].astype(str))) for name, css in classes.items()
+    }
     positions = itertools.count()
 
     def tag(match: re.Match[str]) -> str:
-        if next(positions) % frame.shape[1] != column:
+        column = next(positions) % frame.shape[1]
+        if column not in columns:
             return match.group(0)
-        return f'<td class="status-{_NOT_CSS.sub("-", next(statuses))}">'
+        css, values = columns[column]
+        return f'<td class="{css(next(values))}">'
 
     return _TD.sub(tag, page)
 
@@ -83,7 +101,8 @@ def _tag_status_cells(page: str, frame: pd.DataFrame) -> str:
 def table(frame: pd.DataFrame, columns: list[str] | None = None) -> Table:
     """``frame`` (its first 200 rows, ``columns`` only if given) as an escaped HTML table.
 
-    Floats show 4 significant digits, missing values a dash; status cells carry a css class.
+    Floats show 4 significant digits, missing values a dash; status and verdict cells carry a css
+    class (a verdict also the class of the run status it reads like: holds green, fails red).
     """
     shown = frame.head(MAX_TABLE_ROWS)  # before picking columns: a paths study has 100,000s of runs
     shown = (shown[columns] if columns is not None else shown).reset_index(drop=True)
@@ -107,8 +126,9 @@ def table(frame: pd.DataFrame, columns: list[str] | None = None) -> Table:
         float_format=_format_float,
         justify="left",
     )
-    if shown.columns.nlevels == 1 and shown.columns.is_unique and "status" in shown.columns:
-        page = _tag_status_cells(page, shown)
+    if shown.columns.nlevels == 1 and shown.columns.is_unique:
+        tagged = {"status": _status_class, "verdict": _verdict_class}
+        page = _tag_cells(page, shown, {name: css for name, css in tagged.items() if name in shown.columns})
     return Table(html=Markup(page), rows=len(frame), shown=len(shown))
 
 
