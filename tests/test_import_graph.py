@@ -39,6 +39,8 @@ LAZY_THIRD_PARTY = {
 LAZY_IMPORTERS = {
     "optiscope.cli": "each command imports its study when it runs: `optiscope --help` must not import torch",
     "optiscope.cli_experiments": "as optiscope.cli: `optiscope presets list` must not import torch",
+    "optiscope.cli_registry": "as optiscope.cli: `optiscope --help` must not import the registries (torch)",
+    "optiscope.cli_serve": "as optiscope.cli; the server also needs the serve extra (FastAPI, uvicorn)",
 }
 
 
