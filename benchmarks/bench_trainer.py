@@ -95,7 +95,7 @@ def main() -> None:
     print(f"| TensorDataset + DataLoader | {plain:.2f} | 1.0x |")
     print(f"| optiscope batches (index permutation) | {ours:.2f} | {plain / ours:.1f}x |")
     print(f"| optiscope batches + path recorder | {recorded:.2f} | {plain / recorded:.1f}x |")
-    held = recorder.snapshots().nbytes
+    held = recorder.snapshots.nbytes
     print(
         f"\nrecorder: {recorder.count} snapshots every {recorder.every} steps of {recorder.n_params} "
         f"parameters = {held / 2**20:.1f} MiB held, budget {BUDGET_BYTES / 2**20:.0f} MiB "

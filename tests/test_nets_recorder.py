@@ -65,9 +65,9 @@ def test_snapshot_count_and_steps(total: int, every: int) -> None:
     expected = list(range(0, total + 1, every))
     if expected[-1] != total:
         expected.append(total)
-    assert recorder.steps().tolist() == expected
-    assert recorder.steps().dtype == np.int64
-    assert recorder.snapshots().shape == (len(expected), recorder.n_params)
+    assert recorder.steps.tolist() == expected
+    assert recorder.steps.dtype == np.int64
+    assert recorder.snapshots.shape == (len(expected), recorder.n_params)
     assert len(expected) == total // every + 1 + (total % every != 0)
 
 
@@ -81,8 +81,8 @@ def test_snapshots_equal_the_weights_of_a_hand_trained_model() -> None:
         truth[step] = flatten_parameters(model).numpy()
         recorder.step()
     recorder.finish()
-    assert recorder.steps().tolist() == [0, 2, 4, 5]
-    for row, step in zip(recorder.snapshots(), recorder.steps(), strict=True):
+    assert recorder.steps.tolist() == [0, 2, 4, 5]
+    for row, step in zip(recorder.snapshots, recorder.steps, strict=True):
         np.testing.assert_array_equal(row, truth[int(step)], err_msg=f"snapshot of step {step}")
     assert not np.array_equal(truth[0], truth[5]), "the weights must actually move"
 
@@ -123,7 +123,7 @@ def test_exceeding_the_budget_raises_spec_error() -> None:
     recorder.step(2)
     with pytest.raises(SpecError, match="raise every"):
         recorder.step(3)
-    assert recorder.steps().tolist() == [0, 1, 2]
+    assert recorder.steps.tolist() == [0, 1, 2]
     with pytest.raises(SpecError, match="raise every"):
         PathRecorder(_tiny_model(), every=1, total_steps=10, budget_bytes=104 * 3)
 
@@ -151,7 +151,7 @@ def test_record_stores_the_path_in_a_complete_run(tmp_path: Path) -> None:
     assert (tmp_path / "run" / "path.npz").is_file()
     snapshots, steps, meta = load_path(run)
     assert steps.tolist() == [0, 3, 6, 7]
-    np.testing.assert_array_equal(snapshots, rec.snapshots())
+    np.testing.assert_array_equal(snapshots, rec.snapshots)
     np.testing.assert_array_equal(snapshots[-1], flatten_parameters(model).numpy())
     assert meta["layout"][0] == ["0.weight", [4, 3]]
     assert run.spec["model"] == "Sequential" and run.spec["every"] == 3
@@ -177,5 +177,5 @@ def test_record_without_out_keeps_the_path_in_memory(tmp_path: Path) -> None:
     with record(model, every=1) as rec:
         _sgd_step(model)
         rec.step()
-    assert rec.steps().tolist() == [0, 1]
+    assert rec.steps.tolist() == [0, 1]
     assert list(tmp_path.iterdir()) == []

@@ -127,8 +127,8 @@ def test_a_user_loop_recording_equals_the_trainers(tmp_path: Path) -> None:
                 nn.functional.cross_entropy(model(xb), yb).backward()
                 optimizer.step()
                 recorder.step()
-    np.testing.assert_array_equal(recorder.steps(), reference.snapshot_steps)
-    np.testing.assert_array_equal(recorder.snapshots(), reference.snapshots)
+    np.testing.assert_array_equal(recorder.steps, reference.snapshot_steps)
+    np.testing.assert_array_equal(recorder.snapshots, reference.snapshots)
     stored, _, _ = load_path(load_run(tmp_path / "mine"))
     np.testing.assert_array_equal(stored, reference.snapshots)
 

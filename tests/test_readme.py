@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
+import shlex
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -59,3 +65,74 @@ def test_landscape_api_example_runs_on_a_digits_mlp() -> None:
         centre = float(torch.nn.functional.cross_entropy(namespace["model"](data.x_train), data.y_train))
     assert abs(grid.loss[25, 25] - centre) <= 1e-5 * centre
     assert spectrum.values[0] >= spectrum.values[1] and (spectrum.residuals < 1e-3 * spectrum.values[0]).all()
+
+
+def _own_model_blocks() -> tuple[str, str, list[str]]:
+    """The 'Bring your own model' section: mynets.py, the Python walkthrough, the commands."""
+    section = _section("Bring your own model")
+    module, walkthrough = re.findall(r"```python\n(.*?)```", section, re.S)
+    (commands,) = re.findall(r"```bash\n(.*?)```", section, re.S)
+    return module, walkthrough, [line for line in commands.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def own_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, dict[str, object]]]:
+    """The walkthrough as a user runs it: mynets.py on PYTHONPATH, the code run in a fresh folder."""
+    module, walkthrough, _ = _own_model_blocks()
+    root = tmp_path_factory.mktemp("byom")
+    (root / "mynets.py").write_text(module)
+    namespace: dict[str, object] = {}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(root))
+        with pytest.MonkeyPatch.context() as folder:
+            folder.chdir(root)
+            exec(compile(walkthrough, "README.md", "exec"), namespace)  # our own README, not user input
+        yield root, namespace
+    sys.modules.pop("mynets", None)
+
+
+def test_bring_your_own_model_walkthrough_records_draws_and_measures(own_model) -> None:
+    import torch
+
+    root, ns = own_model
+    rec, grid, projection, numbers = ns["rec"], ns["grid"], ns["projection"], ns["numbers"]
+    assert rec.steps.tolist() == list(range(0, 101, 2)) and rec.snapshots.shape == (51, 82)
+    assert (root / "runs" / "sgd" / "checkpoints" / "final.safetensors").is_file()
+    assert (root / "sgd-landscape.png").stat().st_size > 10_000
+    assert grid.loss.shape == (51, 51) and projection.total_captured > 0.5
+    assert np.abs(projection.coords).max() * 1.2 == pytest.approx(grid.alphas[-1], rel=1e-12)
+    assert numbers.eigenvalues[0] >= numbers.eigenvalues[1] and numbers.trace.stderr >= 0
+    between, adam = ns["between"], ns["adam"]
+    x, y = ns["x"], ns["y"]
+    with torch.no_grad():
+        end = float(torch.nn.functional.cross_entropy(adam.model(x), y))
+    (at_one,) = np.flatnonzero(np.isclose(between.alphas, 1.0))
+    assert between.loss[at_one] == pytest.approx(end, rel=1e-5), "alpha 1 is the Adam run's weights"
+
+
+_, _, _OWN_MODEL_COMMANDS = _own_model_blocks()
+
+
+@pytest.mark.parametrize("line", _OWN_MODEL_COMMANDS)
+def test_bring_your_own_model_commands_run_and_match_python(own_model, line: str, monkeypatch) -> None:
+    from typer.testing import CliRunner
+
+    from optiscope.cli import app
+
+    root, ns = own_model
+    monkeypatch.chdir(root)
+    program, *args = shlex.split(line, comments=True)
+    assert program == "optiscope"
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    if args[:2] == ["landscape", "runs/sgd"] and "--out" not in args:
+        with xr.open_dataset(root / "runs/sgd/landscape/landscape.nc", engine="scipy") as stored:
+            np.testing.assert_allclose(stored["loss"].to_numpy(), ns["grid"].loss, rtol=1e-6)
+    if args[:2] == ["curvature", "runs/sgd"]:
+        values = pd.read_parquet(root / "runs/sgd/curvature/spectrum.parquet")["eigenvalue"].to_numpy()
+        np.testing.assert_allclose(values, ns["numbers"].eigenvalues, rtol=1e-8)
+        stored_trace = pd.read_parquet(root / "runs/sgd/curvature/trace.parquet")["value"].iloc[0]
+        assert stored_trace == pytest.approx(ns["numbers"].trace.value, rel=1e-8)
+    if any(arg.startswith("interpolate:") for arg in args):
+        with xr.open_dataset(root / "runs/sgd-to-adam/landscape.nc", engine="scipy") as stored:
+            np.testing.assert_allclose(stored["loss"].to_numpy(), ns["between"].loss, rtol=1e-5)

@@ -87,7 +87,7 @@ def test_report_links_every_figure_opens_offline_and_stays_light(full_run: Path)
 
     stored = sorted(path.name for path in (full_run / "figures").iterdir())
     images = [name for name in stored if name.endswith((".png", ".gif"))]
-    assert len(parser.images) == len(images) == 8, stored  # 5 PNG + 3 GIF
+    assert len(parser.images) == len(images) == 9, stored  # 6 PNG (contour_panels too) + 3 GIF
     frame_counts = []
     for source in parser.images:
         image = Image.open(full_run / unquote(source))
@@ -180,7 +180,7 @@ def test_report_opens_in_headless_chromium_without_console_errors(full_run: Path
     # plotly draws each interactive figure into a .plot-container; images are in the DOM.
     probe.unlink()
     assert dom.count('class="plot-container plotly"') == 3, "every interactive figure must be drawn"
-    assert dom.count("<img ") == 8
+    assert dom.count("<img ") == 9  # eight figures and the one-panel-per-config contour
 
 
 def test_report_redraws_figures_from_tables_without_recomputing(full_run: Path) -> None:

@@ -115,4 +115,6 @@ def test_a_spec_error_names_the_field_without_pydantics_prefix_and_suggests_clos
     assert str(bad_value.value) == "x_limits: limits must be two finite numbers, low < high; got (2.0, 1.0)"
     with pytest.raises(SpecError) as misspelt:
         Style.build(dpii=3)
-    assert str(misspelt.value).startswith("dpii: Extra inputs are not permitted; did you mean 'dpi'? allowed: ")
+    assert str(misspelt.value).startswith(
+        "dpii: Extra inputs are not permitted; did you mean 'dpi'? allowed: "
+    )

@@ -91,8 +91,12 @@ def test_training_comparison_draws_each_run_over_steps():
             np.testing.assert_array_equal(line.get_xdata(), frame["steps"].to_numpy(), err_msg=column)
             np.testing.assert_allclose(line.get_ydata(), frame[column].to_numpy(), err_msg=column)
             assert to_hex(line.get_color()) == colour_for(index).lower()
-    assert loss.get_yscale() == "log"
-    assert gradient.get_yscale() == "log"
+    for axes, column in ((loss, "train_loss"), (gradient, "grad_norm")):
+        values = np.concatenate([frame[column].to_numpy() for frame in metrics.values()])
+        wide = values.max() / values.min() > 10  # log only when the values span over a decade
+        assert axes.get_yscale() == ("log" if wide else "linear"), (
+            f"{column}: span {values.max() / values.min():.3g}"
+        )
     assert accuracy.get_yscale() == "linear"
     assert accuracy.get_ylim() == (0.0, 1.0)
     assert legend_texts(figure) == list(LABELS)
@@ -138,7 +142,9 @@ def test_training_comparison_linear_scale_when_not_positive(column):
     loss, _, gradient = training_comparison_figure(metrics, title="t").axes
     checked, other = (loss, gradient) if column == "train_loss" else (gradient, loss)
     assert checked.get_yscale() == "linear", f"{column} has a zero, yet the panel is log"
-    assert other.get_yscale() == "log"
+    other_column = "grad_norm" if column == "train_loss" else "train_loss"
+    values = np.concatenate([frame[other_column].to_numpy() for frame in metrics.values()])
+    assert other.get_yscale() == ("log" if values.max() / values.min() > 10 else "linear"), other_column
 
 
 def test_per_class_bars_are_the_last_row():
@@ -220,7 +226,7 @@ def test_along_direction_loss_solid_quadratic_dotted():
         np.testing.assert_array_equal(loss.get_xdata(), frame["e"].to_numpy())
         np.testing.assert_allclose(loss.get_ydata(), frame["loss"].to_numpy())
         np.testing.assert_allclose(quadratic.get_ydata(), frame["quadratic"].to_numpy())
-    assert axes.get_xlabel() == "step along the top eigenvector"
+    assert axes.get_xlabel() == "step along the top Hessian eigenvector (alpha)"
     assert axes.get_ylabel() == "loss"
     assert legend_texts(figure) == list(LABELS)
     assert_renders(figure)

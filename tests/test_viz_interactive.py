@@ -71,7 +71,8 @@ def test_one_path_trace_per_run_with_the_recorded_points(figure, paths):
 def test_legend_names_and_hover_carry_the_settings(figure, paths):
     assert "himmelblau" in figure.layout.title.text
     path_traces = [trace for trace in figure.data if trace.meta and "config" in trace.meta]
-    assert len(path_traces) == paths.n_runs + 2 * len(SPECS)
+    exits = _role(figure, "exit")
+    assert len(path_traces) == paths.n_runs + 2 * len(SPECS) + len(exits)
     for trace in path_traces:
         config = trace.meta["config"]
         assert paths.labels[config] in trace.name, trace.name

@@ -112,7 +112,7 @@ def test_lr_sweep_figure_has_one_axes_per_lr() -> None:
     panels = content_axes(figure)
     assert len(panels) == len(lrs)
     for axes, lr in zip(panels, lrs, strict=True):
-        assert f"lr={lr}" in axes.get_title() and "final loss" in axes.get_title()
+        assert f"lr={lr}" in axes.get_title() and "loss" in axes.get_title()
         assert axes.get_xlabel() == "x" and axes.get_ylabel() == "y"
     colours = {axes.lines[0].get_color() for axes in panels}
     assert len(colours) == len(lrs), "one colour per config"

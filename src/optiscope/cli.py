@@ -21,7 +21,10 @@ from optiscope.cli_app import (
     read_yaml,
 )
 from optiscope.cli_experiments import run_preset  # also registers ``run`` and ``presets``
+from optiscope.cli_geometry import connect  # noqa: F401 - registers ``connect``
 from optiscope.cli_registry import optimizers_list, surfaces_list  # noqa: F401  (registers the registry commands)
+from optiscope.cli_serve import serve_command  # noqa: F401 - registers ``serve``
+from optiscope.cli_tune import tune_command  # noqa: F401 - registers ``tune``
 from optiscope.errors import SpecError
 
 __all__ = ["app", "main"]
@@ -47,6 +50,20 @@ YLimits = Annotated[
     str | None,
     typer.Option("--y-limits", help="y range of plane figures as LOW,HIGH (default: fit the paths)."),
 ]
+UserModel = Annotated[
+    str | None,
+    typer.Option(
+        "--model",
+        help="Your model's factory, pkg.mod:make_model, built with no arguments; only that module is "
+        "imported, and it must be importable (on PYTHONPATH). Default: the factory the recording stored.",
+    ),
+]
+Loss = Annotated[str, typer.Option(help="The loss: cross_entropy (class labels) or mse.")]
+DATA_OPTION_HELP = (
+    "train, test, batch:SIZE (the trainer's first batch), subset:N, or your own data: pkg.mod:loader or "
+    "a .pt/.safetensors/.npz file holding x and y. A recording's train is the data it stored."
+)
+DataSelections = Annotated[list[str], typer.Option(help=f"{DATA_OPTION_HELP} Repeat for panels.")]
 
 
 def _style(**options: Any) -> dict[str, Any]:
@@ -202,6 +219,14 @@ def train_command(
         int | None,
         typer.Option("--track-eigs", help="Track the top-2 Hessian eigenvalues over the last N steps."),
     ] = None,
+    track_sharpness: Annotated[
+        int | None,
+        typer.Option(
+            "--track-sharpness",
+            help="Every K steps: lambda_max of the Hessian (and the preconditioned one for Adam/RMSprop/"
+            "AdaGrad) on a fixed batch, drawn against the stability threshold.",
+        ),
+    ] = None,
     dpi: Dpi = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this run.")] = False,
 ) -> None:
@@ -215,7 +240,7 @@ def train_command(
              "batch_size": batch_size, "epochs": epochs, "max_steps": steps, "patience": patience,
              "seed": seed, "limit": limit, "record_every": record_every, "device": device,
              "record": False if no_record else None, "download": True if download else None,
-             "track_eigs": track_eigs}  # fmt: skip
+             "track_eigs": track_eigs, "track_sharpness": track_sharpness}  # fmt: skip
     fields.update({key: value for key, value in flags.items() if value is not None})
     with progress_bar("train (epochs)") as progress:
         execution = execute(TRAIN, TrainConfig.build(**fields), out, style=_style(dpi=dpi), force=force,
@@ -242,7 +267,9 @@ def sweep(
     from optiscope.experiments.sweep_study import SWEEP, SweepConfig
 
     with progress_bar("sweep (cells)") as progress:
-        execution = execute(SWEEP, SweepConfig.build(**read_yaml(config)), out, force=force, progress=progress)
+        execution = execute(
+            SWEEP, SweepConfig.build(**read_yaml(config)), out, force=force, progress=progress
+        )
     typer.echo(execution.describe())
     typer.echo(execution.run_dir.read_table("results").to_string(index=False))
     typer.echo(f"report: {Path(out) / 'report.html'}")
@@ -252,7 +279,10 @@ def sweep(
 @handles_errors
 def landscape(
     runs: Annotated[
-        list[Path], typer.Argument(help="Training run directories; several draw side-by-side panels.")
+        list[Path],
+        typer.Argument(
+            help="Training runs or recordings (optiscope.nets.record); several draw side-by-side panels."
+        ),
     ],
     out: Annotated[
         Path | None,
@@ -271,10 +301,9 @@ def landscape(
     span: Annotated[
         float | None, typer.Option(help="Axes run over [-span, span] (default 1; pca: the path's reach).")
     ] = None,
-    data: Annotated[
-        list[str],
-        typer.Option(help="train, test, batch:SIZE (the first batch) or subset:N; repeat for panels."),
-    ] = ["train"],  # noqa: B006 - typer reads the default; it is never mutated
+    data: DataSelections = ["train"],  # noqa: B006 - typer reads the default; it is never mutated
+    model: UserModel = None,
+    loss: Loss = "cross_entropy",
     seed: Annotated[int, typer.Option(help="Seed of the random directions.")] = 123,
     include_bias: Annotated[
         bool, typer.Option("--include-bias", help="Move biases and norm layers too (default: zeroed).")
@@ -290,16 +319,18 @@ def landscape(
     """Loss landscape of a trained net around its final weights, with the training path on it."""
     from optiscope.experiments.execute import execute
     from optiscope.experiments.landscape_panels_study import cell_label, landscape_study_for
-    from optiscope.experiments.landscape_study import LandscapeConfig
+    from optiscope.experiments.landscape_study import LandscapeConfig, check_inputs
 
     datas = list(data)
     configs = [
         LandscapeConfig.build(run=str(run), directions=directions, grid=grid, span=span, data=selection,
                               seed=seed, ignore=None if include_bias else "biasbn", engine=engine,
-                              device=device)
+                              device=device, model=model, loss=loss)
         for run in runs
         for selection in datas
     ]  # fmt: skip
+    for config in configs:
+        check_inputs(config)
     labels = [cell_label(config, len(runs), len(datas)) for config in configs]
     kind, config = landscape_study_for(configs, labels)
     target = out if out is not None else runs[0] / ("landscape" if len(configs) == 1 else "landscape-panels")
@@ -321,7 +352,9 @@ def landscape(
 @app.command()
 @handles_errors
 def curvature(
-    run: Annotated[Path, typer.Argument(help="A training run directory (from optiscope train).")],
+    run: Annotated[
+        Path, typer.Argument(help="A training run (optiscope train) or a recording (optiscope.nets.record).")
+    ],
     out: Annotated[
         Path | None, typer.Option("--out", help="Run directory to write (default RUN/curvature).")
     ] = None,
@@ -336,19 +369,21 @@ def curvature(
         bool,
         typer.Option("--along/--no-along", help="Loss along the top eigenvectors (seed 001 figs. 2, 4)."),
     ] = True,
-    data: Annotated[
-        str, typer.Option(help="train, test, batch:SIZE (the first batch) or subset:N.")
-    ] = "train",
+    data: Annotated[str, typer.Option(help=DATA_OPTION_HELP)] = "train",
+    model: UserModel = None,
+    loss: Loss = "cross_entropy",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     interactive: Interactive = None,
     dpi: Dpi = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute even if OUT holds this study.")] = False,
 ) -> None:
     """Curvature of a trained net: top Hessian eigenpairs, trace, density, loss along eigenvectors."""
-    from optiscope.experiments.curvature_study import CurvatureConfig, run_curvature_study
+    from optiscope.experiments.curvature_study import CurvatureConfig, check_inputs, run_curvature_study
 
     config = CurvatureConfig.build(run=str(run), top_k=top_k, tol=tol, method=method, trace=with_trace,
-                                   density=with_density, along=along, data=data, device=device)  # fmt: skip
+                                   density=with_density, along=along, data=data, device=device, model=model,
+                                   loss=loss)  # fmt: skip
+    check_inputs(config)
     with progress_bar("curvature (stages)") as progress:
         result = run_curvature_study(config, out, style=_style(interactive=interactive, dpi=dpi),
                                      force=force, progress=progress)  # fmt: skip

@@ -1,5 +1,6 @@
 """Curvature of a network's loss: Hessian-vector products, top eigenpairs, trace, spectral
-density, and warm-started eigen-tracking along training (seed 001)."""
+density, and warm-started eigen-tracking along training (seed 001); :func:`summary` gives the
+common numbers in one call."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from optiscope.curvature.eigen import residual_norms, top_eigen, top_eigen_of
 from optiscope.curvature.errors import CurvatureError
 from optiscope.curvature.hvp import HVP_MODES, HessianOperator, select_parameters
 from optiscope.curvature.krylov import block_krylov
+from optiscope.curvature.overview import CurvatureSummary, density_steps_for, summary
 from optiscope.curvature.power import power_iteration
 from optiscope.curvature.probes import rademacher
 from optiscope.curvature.spectrum import Spectrum
@@ -17,6 +19,7 @@ from optiscope.curvature.tracker import EigenTracker, TrackRecord
 __all__ = [
     "HVP_MODES",
     "CurvatureError",
+    "CurvatureSummary",
     "EigenTracker",
     "HessianOperator",
     "SpectralDensity",
@@ -26,6 +29,7 @@ __all__ = [
     "block_krylov",
     "density",
     "density_of",
+    "density_steps_for",
     "hutch_plus_plus",
     "hutchinson",
     "lanczos_tridiagonal",
@@ -33,6 +37,7 @@ __all__ = [
     "rademacher",
     "residual_norms",
     "select_parameters",
+    "summary",
     "top_eigen",
     "top_eigen_of",
     "trace",

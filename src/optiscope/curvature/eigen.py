@@ -25,11 +25,12 @@ from optiscope.curvature.errors import CurvatureError
 from optiscope.curvature.hvp import Data, HessianOperator, LossFn
 from optiscope.curvature.krylov import block_krylov
 from optiscope.curvature.power import power_iteration
+from optiscope.curvature.ritz import ritz_lanczos
 from optiscope.curvature.spectrum import Spectrum
 
 __all__ = ["METHODS", "WHICH", "residual_norms", "top_eigen", "top_eigen_of"]
 
-METHODS = ("lanczos", "lobpcg", "power", "krylov")
+METHODS = ("lanczos", "lobpcg", "power", "krylov", "ritz")
 WHICH = ("LA", "SA", "LM")
 
 
@@ -138,6 +139,14 @@ def _krylov(
     return values.cpu().numpy(), vectors.cpu().numpy(), {"solver_products": used}
 
 
+def _ritz(operator: HessianOperator, k: int, tol: float, which: str, x0: np.ndarray, budget: int) -> tuple:
+    start = torch.from_numpy(x0.sum(axis=1)).to(operator.device, operator.dtype)
+    found = ritz_lanczos(operator.matvec, start, k, tol, budget, which)
+    meta = {"residuals": found.residuals, "error_bounds": [float(b) for b in found.bounds],
+            "restarts": found.restarts}  # fmt: skip
+    return found.values, found.vectors.cpu().numpy(), meta
+
+
 def top_eigen_of(
     operator: HessianOperator,
     k: int = 2,
@@ -155,15 +164,19 @@ def top_eigen_of(
     Args:
         operator: the Hessian operator.
         k: number of eigenpairs.
-        tol: relative tolerance (Lanczos: ARPACK's relative Ritz accuracy; LOBPCG and krylov:
-            residual norms below ``tol`` times the largest Rayleigh quotient, or ``scale``; power: relative
-            change of each eigenvalue between iterations).
+        tol: relative tolerance. ritz: the relative eigenvalue error delivered (each value's
+            error bound, checked after every product, at most ``tol |lambda|``; see
+            :func:`~optiscope.curvature.ritz.ritz_lanczos`). Lanczos: ARPACK's relative Ritz
+            accuracy; LOBPCG and krylov: residual norms below ``tol`` times the largest Rayleigh
+            quotient, or ``scale``; power: relative change of each eigenvalue between iterations.
         which: ``"LA"`` largest algebraic, ``"SA"`` smallest (most negative), ``"LM"`` largest
             magnitude.
-        method: ``"lanczos"``, ``"lobpcg"``, ``"power"`` or ``"krylov"`` (block Krylov from
-            ``v0``, see :func:`block_krylov`; best when ``v0`` is close, as in tracking).
+        method: ``"lanczos"`` (ARPACK), ``"ritz"`` (Lanczos with full reorthogonalisation, stopped on
+            eigenvalue error bounds; its residuals come from the recurrence, with no extra
+            products), ``"lobpcg"``, ``"power"`` or ``"krylov"`` (block Krylov from ``v0``, see
+            :func:`block_krylov`; best when ``v0`` is close, as in tracking).
         v0: warm start, ``(n,)`` or ``(n, j)``; missing columns are seeded Gaussians. Lanczos
-            starts from the sum of the first ``k`` columns, LOBPCG and power from each column.
+            and ritz start from the sum of the first ``k`` columns, LOBPCG and power from each column.
         max_hvps: budget of products for the solver (the ``k`` residual checks come on top).
         seed: seed of the random start vectors.
         ncv: Lanczos basis size (default ``max(2k + 8, 12)``, at most ``n``; ARPACK builds this
@@ -195,6 +208,8 @@ def top_eigen_of(
             values, vectors, meta = _lobpcg(_counted(operator, max_hvps), k, tol, which, x0, scale)
         elif method == "krylov":
             values, vectors, meta = _krylov(operator, k, tol, which, x0, max_hvps, scale)
+        elif method == "ritz":
+            values, vectors, meta = _ritz(operator, k, tol, which, x0, max_hvps)
         else:
             values, vectors, meta = _power(operator, k, tol, which, x0, max_hvps)
     except (_BudgetExceeded, ArpackNoConvergence) as exc:
@@ -204,7 +219,13 @@ def top_eigen_of(
     values = np.asarray(values, dtype=np.float64)[order]
     vectors = np.asarray(vectors, dtype=np.float64)[:, order]
     vectors = vectors / np.linalg.norm(vectors, axis=0, keepdims=True)
-    residuals = residual_norms(operator, values, vectors)
+    if "residuals" in meta:  # from the Lanczos recurrence: no fresh products needed
+        residuals = np.asarray(meta.pop("residuals"))[order]
+        meta["error_bounds"] = [meta["error_bounds"][i] for i in order]
+        residual_hvps = 0
+    else:
+        residuals = residual_norms(operator, values, vectors)
+        residual_hvps = k
     return Spectrum(
         values=values,
         vectors=vectors,
@@ -213,7 +234,7 @@ def top_eigen_of(
         hvps=operator.calls - start_calls,
         seconds=time.perf_counter() - started,
         tol=tol,
-        meta={"which": which, "solver_hvps": solver_hvps, "residual_hvps": k, **meta},
+        meta={"which": which, "solver_hvps": solver_hvps, "residual_hvps": residual_hvps, **meta},
     )
 
 

@@ -22,7 +22,7 @@ from torch.func import functional_call, grad, jvp, linearize, vmap
 
 from optiscope.curvature.errors import CurvatureError
 
-__all__ = ["HVP_MODES", "Batch", "Data", "HessianOperator", "select_parameters"]
+__all__ = ["HVP_MODES", "Batch", "Data", "HessianOperator", "scipy_view", "select_parameters"]
 
 HVP_MODES = ("jvp", "linearize", "double-backward")
 # "auto" keeps one gradient graph (double-backward, measured ~3x cheaper per product than jvp on
@@ -33,6 +33,25 @@ Batch = tuple[torch.Tensor, torch.Tensor]
 Data = Batch | Iterable[Batch]
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Product = Callable[[torch.Tensor, bool], torch.Tensor]
+
+
+def scipy_view(operator: Any) -> LinearOperator:
+    """A float64 ``scipy.sparse.linalg.LinearOperator`` of any symmetric operator with ``n``,
+    ``device``, ``dtype``, ``matvec`` and ``matmat`` on torch tensors (numpy in, numpy out)."""
+
+    def to_torch(array: np.ndarray) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64)).to(
+            operator.device, operator.dtype
+        )
+
+    def matvec(array: np.ndarray) -> np.ndarray:
+        return operator.matvec(to_torch(array).reshape(-1)).to("cpu", torch.float64).numpy()
+
+    def matmat(array: np.ndarray) -> np.ndarray:
+        return operator.matmat(to_torch(array)).to("cpu", torch.float64).numpy()
+
+    shape = (operator.n, operator.n)
+    return LinearOperator(shape, matvec=matvec, rmatvec=matvec, matmat=matmat, dtype=np.float64)
 
 
 def select_parameters(model: nn.Module, params: str | Sequence[str] | None) -> list[str]:
@@ -286,19 +305,7 @@ class HessianOperator:
 
     def to_scipy(self) -> LinearOperator:
         """A float64 ``scipy.sparse.linalg.LinearOperator`` view (numpy in, numpy out)."""
-
-        def to_torch(array: np.ndarray) -> torch.Tensor:
-            return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float64)).to(self.device, self.dtype)
-
-        def matvec(array: np.ndarray) -> np.ndarray:
-            return self.matvec(to_torch(array).reshape(-1)).to("cpu", torch.float64).numpy()
-
-        def matmat(array: np.ndarray) -> np.ndarray:
-            return self.matmat(to_torch(array)).to("cpu", torch.float64).numpy()
-
-        return LinearOperator(
-            (self.n, self.n), matvec=matvec, rmatvec=matvec, matmat=matmat, dtype=np.float64
-        )
+        return scipy_view(self)
 
     def __repr__(self) -> str:
         return (

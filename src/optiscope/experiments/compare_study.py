@@ -97,13 +97,24 @@ def _compare(config: CompareConfig, run_dir: RunDir, ctx: RunContext) -> Mapping
     return {"runs": len(runs)}
 
 
+def _diverged(run_dir: RunDir) -> dict[str, str]:
+    """``{run label: "diverged at step 28"}`` for the runs whose stored summary says they diverged."""
+    summary = run_dir.read_table("summary")
+    rows = summary[summary["status"] == "diverged"]
+    return {
+        str(row["run"]): f"diverged at step {int(row['steps'])}" if pd.notna(row["steps"]) else "diverged"
+        for _, row in rows.iterrows()
+    }
+
+
 def _render_compare(run_dir: RunDir, style: Style) -> None:
     config = CompareConfig(**run_dir.spec)
     labels = list(config.runs)
     metrics = _per_label(run_dir.read_table("curves"), labels)
     dpi = style.save_options()
     if "training" in config.figures:
-        run_dir.save_figure(training_comparison_figure(metrics, title=config.title), "training.png", **dpi)
+        figure = training_comparison_figure(metrics, title=config.title, diverged=_diverged(run_dir))
+        run_dir.save_figure(figure, "training.png", **dpi)
     if "per_class" in config.figures:
         run_dir.save_figure(per_class_accuracy_figure(metrics, title=config.title), "per_class.png", **dpi)
     if "eigen_ratio" in config.figures:

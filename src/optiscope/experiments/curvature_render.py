@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -76,7 +77,11 @@ def render_curvature(run_dir: RunDir, style: Style) -> None:
             {"directions_kind": "hessian", "data": run_dir.spec.get("data", "?")},
         )
         figure = landscape_curve(
-            grid, title=f"{title}: along v1 (lambda1 = {lam:.4g})", quadratic=line["quadratic"].to_numpy()
+            grid,
+            title=f"{title}: along v1 (lambda1 = {lam:.4g})",
+            quadratic=line["quadratic"].to_numpy(),
+            label=f"loss of {Path(str(run_dir.spec.get('run', run_dir.path.name))).name}",
+            xlabel="step along the top Hessian eigenvector (alpha)",
         )
         run_dir.save_figure(figure, "along_top1.png", **dpi)
     plane = result.along_plane

@@ -1,4 +1,7 @@
-"""A curvature study of a trained run: top eigenpairs, trace, density, loss along the eigenvectors.
+"""A curvature study of a run: top eigenpairs, trace, density, loss along the eigenvectors.
+
+The run is a training run or a recording of the user's own loop
+(:mod:`optiscope.experiments.study_inputs`); the loss is cross-entropy or MSE.
 
 Each stage is one unit of the run directory (``spectrum``, ``trace``, ``density``, ``along-1``,
 ``along-2``), so a killed study resumes at the first missing stage. Seed 001 figs. 2 and 4-11:
@@ -12,13 +15,19 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from torch import nn
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 
 from optiscope.curvature import (
     HessianOperator,
@@ -26,6 +35,7 @@ from optiscope.curvature import (
     Spectrum,
     TraceEstimate,
     density,
+    density_steps_for,
     top_eigen,
     trace,
 )
@@ -37,17 +47,26 @@ from optiscope.experiments.curvature_render import (
     render_curvature,
 )
 from optiscope.experiments.execute import execute
-from optiscope.experiments.landscape_study import check_data_spec, select_data
+from optiscope.experiments.landscape_study import check_model_path, study_title, without_defaults
 from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind, Style
+from optiscope.experiments.study_inputs import DATA_HELP, StudyInputs, check_data_spec, load_inputs
 from optiscope.landscape.directions import directions_from_vectors
 from optiscope.landscape.evaluate import evaluate_points
 from optiscope.landscape.grid import LandscapeGrid
-from optiscope.nets.trained import TrainedRun, load_trained
 from optiscope.store import RunDir
 from optiscope.store.units import encode_unit
 from optiscope.validated import validated
 
-__all__ = ["CURVATURE", "CurvatureConfig", "CurvatureResult", "load_curvature", "run_curvature_study"]
+__all__ = [
+    "CURVATURE",
+    "CurvatureConfig",
+    "CurvatureResult",
+    "check_inputs",
+    "load_curvature",
+    "run_curvature_study",
+]
+
+_OWN_WORK_FIELDS = ("model", "loss")  # out of the spec at their defaults (stable cache keys)
 
 
 class CurvatureConfig(BaseModel):
@@ -55,11 +74,11 @@ class CurvatureConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    run: str = Field(description="the training run directory")
+    run: str = Field(description="the training run or recording directory")
     top_k: int = Field(default=2, ge=1, le=100)
     tol: float = Field(default=1e-6, gt=0, lt=1)
     method: str = "lanczos"
-    data: str = "train"
+    data: str = Field(default="train", description=DATA_HELP)
     trace: bool = False
     trace_method: str = "hutch++"
     trace_samples: int = Field(default=150, ge=3, le=100_000)
@@ -74,6 +93,10 @@ class CurvatureConfig(BaseModel):
     span: float | None = Field(default=None, gt=0, description="None: where the quadratic rises by 1")
     device: str = "cpu"
     seed: int = 0
+    model: str | None = Field(
+        default=None, description="pkg.mod:make_model (default: the factory the run stored)"
+    )
+    loss: Literal["cross_entropy", "mse"] = Field(default="cross_entropy", description="cross_entropy or mse")
 
     @field_validator("method")
     @classmethod
@@ -87,36 +110,51 @@ class CurvatureConfig(BaseModel):
     def _known_data(cls, value: str) -> str:
         return check_data_spec(value)
 
+    @field_validator("model")
+    @classmethod
+    def _import_path(cls, value: str | None) -> str | None:
+        return check_model_path(value)
+
+    @model_serializer(mode="wrap")
+    def _spec(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return without_defaults(self, handler(self), _OWN_WORK_FIELDS)
+
     @classmethod
     def build(cls, **fields: Any) -> CurvatureConfig:
         """Validate ``fields``, turning pydantic's report into one :class:`SpecError` line."""
         return validated(cls, fields)
 
 
-def _spectrum(run_dir: RunDir, config: CurvatureConfig, model: nn.Module, data: Any) -> Spectrum:
+def check_inputs(config: CurvatureConfig) -> None:
+    """Load the run, build its model and data, check they fit: the user's error before any folder."""
+    load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
+
+
+def _spectrum(run_dir: RunDir, config: CurvatureConfig, inputs: StudyInputs) -> Spectrum:
     return run_dir.record_unit(
         "spectrum",
         Spectrum,
-        lambda: top_eigen(model, nn.CrossEntropyLoss(), data, k=config.top_k, tol=config.tol,
+        lambda: top_eigen(inputs.model, inputs.loss_fn, inputs.data, k=config.top_k, tol=config.tol,
                           method=config.method, device=config.device, seed=config.seed, dtype=torch.float64),
     )  # fmt: skip
 
 
-def _trace(run_dir: RunDir, config: CurvatureConfig, model: nn.Module, data: Any) -> TraceEstimate:
+def _trace(run_dir: RunDir, config: CurvatureConfig, inputs: StudyInputs) -> TraceEstimate:
     return run_dir.record_unit(
         "trace",
         TraceEstimate,
-        lambda: trace(model, nn.CrossEntropyLoss(), data, method=config.trace_method,
+        lambda: trace(inputs.model, inputs.loss_fn, inputs.data, method=config.trace_method,
                       samples=config.trace_samples, seed=config.seed, device=config.device,
                       dtype=torch.float64),
     )  # fmt: skip
 
 
-def _density(run_dir: RunDir, config: CurvatureConfig, model: nn.Module, data: Any) -> SpectralDensity:
+def _density(run_dir: RunDir, config: CurvatureConfig, inputs: StudyInputs) -> SpectralDensity:
     return run_dir.record_unit(
         "density",
         SpectralDensity,
-        lambda: density(model, nn.CrossEntropyLoss(), data, steps=config.density_steps,
+        lambda: density(inputs.model, inputs.loss_fn, inputs.data,
+                        steps=density_steps_for(inputs.model, config.density_steps),
                         probes=config.density_probes, seed=config.seed, device=config.device,
                         dtype=torch.float64),
     )  # fmt: skip
@@ -130,16 +168,16 @@ def _span(config: CurvatureConfig, top_value: float) -> float:
 
 
 def _along(
-    run_dir: RunDir, config: CurvatureConfig, trained: TrainedRun, data: Any, spectrum: Spectrum
+    run_dir: RunDir, config: CurvatureConfig, inputs: StudyInputs, spectrum: Spectrum
 ) -> tuple[pd.DataFrame, LandscapeGrid | None]:
     """Loss along the top eigenvector (with its quadratic model) and on the top-two plane."""
-    model, loss_fn = trained.model, nn.CrossEntropyLoss()
+    model, loss_fn, data = inputs.model, inputs.loss_fn, inputs.data
     span = _span(config, float(spectrum.values[0]))
     line = np.linspace(-span, span, config.along_points)
     top = directions_from_vectors(
         spectrum.vectors[:, :1].T, model, kind="hessian", meta={"eigenvalues": [float(spectrum.values[0])]}
     )
-    arrays, _ = run_dir.unit("along-1", lambda: _points(model, data, top, line[:, None], config.device))
+    arrays, _ = run_dir.unit("along-1", lambda: _points(inputs, top, line[:, None], config.device))
     center = float(arrays["loss"][len(line) // 2])
     gradient = HessianOperator(
         model, loss_fn, data, device=config.device, dtype=torch.float64, mode="jvp"
@@ -159,7 +197,7 @@ def _along(
     )
     axis = np.linspace(-span, span, config.plane_points)
     coords = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
-    arrays, _ = run_dir.unit("along-2", lambda: _points(model, data, plane, coords, config.device))
+    arrays, _ = run_dir.unit("along-2", lambda: _points(inputs, plane, coords, config.device))
     shape = (len(axis), len(axis))
     attrs = {"directions_kind": "hessian", "data": config.data, "eigenvalues": plane.meta["eigenvalues"]}
     return frame, LandscapeGrid(
@@ -168,33 +206,34 @@ def _along(
 
 
 def _points(
-    model: nn.Module, data: Any, directions: Any, coords: np.ndarray, device: str
+    inputs: StudyInputs, directions: Any, coords: np.ndarray, device: str
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Loss and accuracy at ``coords`` on ``directions``, as a unit's arrays."""
-    loss, accuracy = evaluate_points(model, nn.CrossEntropyLoss(), data, directions, coords, device=device)
+    loss, accuracy = evaluate_points(
+        inputs.model, inputs.loss_fn, inputs.data, directions, coords, device=device
+    )
     return {"loss": loss, "accuracy": accuracy}, {}
 
 
 def _compute(config: CurvatureConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
     """Each stage is a unit (spectrum, trace, density, along-1, along-2); then the stored files."""
-    trained = load_trained(config.run, device=config.device)
-    data = select_data(trained, config.data)
+    inputs = load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
     began = time.perf_counter()
     stages = 1 + config.trace + config.density + config.along
-    spectrum = _spectrum(run_dir, config, trained.model, data)
+    spectrum = _spectrum(run_dir, config, inputs)
     result = CurvatureResult(spectrum, run_dir)
     ctx.report(1, stages)
     if config.trace:
-        estimate = _trace(run_dir, config, trained.model, data)
+        estimate = _trace(run_dir, config, inputs)
         result.trace = {"method": config.trace_method, **estimate.to_arrays()[1]}
         ctx.report(2, stages)
     if config.density:
-        result.density = _density(run_dir, config, trained.model, data)
+        result.density = _density(run_dir, config, inputs)
         ctx.report(2 + config.trace, stages)
     if config.along:
-        result.along_line, result.along_plane = _along(run_dir, config, trained, data, spectrum)
-    _store(run_dir, result, trained)
-    run_dir.set_info(title=_title(trained, config))
+        result.along_line, result.along_plane = _along(run_dir, config, inputs, spectrum)
+    _store(run_dir, result, inputs)
+    run_dir.set_info(title=_title(inputs, config))
     run_dir.record_timing("curvature", time.perf_counter() - began)
     return {
         "lambda1": float(spectrum.values[0]),
@@ -226,7 +265,7 @@ def run_curvature_study(
     return load_curvature(execution.run_dir)
 
 
-def _store(run_dir: RunDir, result: CurvatureResult, trained: TrainedRun) -> None:
+def _store(run_dir: RunDir, result: CurvatureResult, inputs: StudyInputs) -> None:
     spectrum = result.spectrum
     values = spectrum.values
     table = pd.DataFrame(
@@ -243,7 +282,7 @@ def _store(run_dir: RunDir, result: CurvatureResult, trained: TrainedRun) -> Non
     run_dir.write_table("spectrum", table)
     vectors = directions_from_vectors(
         spectrum.vectors[:, : min(2, spectrum.k)].T,
-        trained.model,
+        inputs.model,
         kind="hessian",
         meta={"eigenvalues": [float(v) for v in values[:2]]},
     )
@@ -259,6 +298,8 @@ def _store(run_dir: RunDir, result: CurvatureResult, trained: TrainedRun) -> Non
         run_dir.write_bytes("along_top2.nc", result.along_plane.to_netcdf_bytes())
 
 
-def _title(trained: TrainedRun, config: CurvatureConfig) -> str:
-    c = trained.config
+def _title(inputs: StudyInputs, config: CurvatureConfig) -> str:
+    c = inputs.run.config
+    if c is None:
+        return study_title(inputs, config.data)
     return f"{c.model} on {c.dataset}, {c.optimizer}; data {config.data}"

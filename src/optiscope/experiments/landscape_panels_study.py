@@ -8,6 +8,7 @@ unfinished cell; the parent holds the panel figures and a summary table of every
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,26 @@ def _render(run_dir: RunDir, style: Style) -> None:
         return
     paths = [drawn_path(result) for result in results]
     gradients = [result.gradient for result in results]
-    labels = list(config.labels)
-    contour = landscape_panels(grids, labels, paths=paths, gradients=gradients, kind="contour")
+    labels, notes = list(config.labels), list(config.notes)
+    panel_notes = [_run_note(Path(cell.run)) for cell in config.cells]
+    contour = landscape_panels(grids, labels, paths=paths, gradients=gradients, kind="contour",
+                               panel_notes=panel_notes, notes=notes)  # fmt: skip
     run_dir.save_figure(contour, "panels.png", **style.save_options())
-    surface = landscape_panels(grids, labels, paths=paths, kind="surface")
+    surface = landscape_panels(
+        grids, labels, paths=paths, kind="surface", panel_notes=panel_notes, notes=notes
+    )
     run_dir.save_figure(surface, "panels3d.png", **style.save_options())
+
+
+def _run_note(run: Path) -> str | None:
+    """``"run diverged at step 12"`` when the training run's stored summary says it diverged."""
+    manifest = run / "manifest.json"
+    if not manifest.is_file():
+        return None
+    summary = json.loads(manifest.read_text()).get("summary", {})
+    if summary.get("status") != "diverged":
+        return None
+    return f"run diverged at step {summary['steps']}" if summary.get("steps") is not None else "run diverged"
 
 
 LANDSCAPE_PANELS: StudyKind[LandscapePanelsConfig] = StudyKind(

@@ -21,9 +21,9 @@ from optiscope.viz.landscape_figures import (
     landscape_curve,
     landscape_heatmap,
     landscape_surface3d,
-    path_fidelity_figure,
 )
 from optiscope.viz.landscape_interactive import landscape_surface_plotly
+from optiscope.viz.path_fidelity import path_fidelity_figure
 from optiscope.viz.plotly_files import save_plotly
 
 __all__ = [
@@ -83,7 +83,10 @@ def drawn_path(result: LandscapeResult) -> PathProjection | None:
 
 
 def render_landscape(run_dir: RunDir, style: Style) -> None:
-    """Draw a stored landscape study with ``style`` (the landscape kind's ``render``)."""
+    """Draw a stored landscape study with ``style`` (the landscape kind's ``render``).
+
+    ``style.x_limits`` / ``style.y_limits`` set the alpha / beta range of the plane figures.
+    """
     result = load_landscape(run_dir)
     title = str(run_dir.manifest.get("title", run_dir.path.name))
     grid, gradient, dpi = result.grid, result.gradient, style.save_options()
@@ -91,12 +94,14 @@ def render_landscape(run_dir: RunDir, style: Style) -> None:
     if grid.dims == 1:
         run_dir.save_figure(landscape_curve(grid, title=title), "landscape_curve.png", **dpi)
         return
-    figure = landscape_contour(grid, path=path, gradient=gradient, title=title)
+    limits = (style.x_limits, style.y_limits)
+    figure = landscape_contour(grid, path=path, gradient=gradient, title=title, limits=limits)
     run_dir.save_figure(figure, "contour.png", **dpi)
-    run_dir.save_figure(landscape_heatmap(grid, metric="loss", path=path, title=title), "heatmap.png", **dpi)
+    figure = landscape_heatmap(grid, metric="loss", path=path, title=title, limits=limits)
+    run_dir.save_figure(figure, "heatmap.png", **dpi)
     run_dir.save_figure(landscape_surface3d(grid, path=path, title=title), "surface3d.png", **dpi)
     if np.isfinite(grid.accuracy).any():
-        figure = landscape_heatmap(grid, metric="accuracy", path=path, title=title)
+        figure = landscape_heatmap(grid, metric="accuracy", path=path, title=title, limits=limits)
         run_dir.save_figure(figure, "heatmap_accuracy.png", **dpi)
     if path is not None and result.path_table is not None:
         table = result.path_table

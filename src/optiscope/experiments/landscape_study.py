@@ -1,4 +1,7 @@
-"""A landscape study: a trained run -> directions -> grid (resumable chunks) -> path -> figures.
+"""A landscape study: a run -> directions -> grid (resumable chunks) -> path -> figures.
+
+The run is a training run or a recording of the user's own loop
+(:mod:`optiscope.experiments.study_inputs`); the loss is cross-entropy or MSE.
 
 The grid is cut into chunks of alpha rows; each chunk is one unit of the run directory, so a
 killed evaluation resumes at the first missing chunk and its grid equals an uninterrupted one.
@@ -11,13 +14,19 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from torch import nn
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
 from torch.func import functional_call
 
 from optiscope.curvature import top_eigen
@@ -32,18 +41,22 @@ from optiscope.experiments.landscape_render import (
     render_landscape,
 )
 from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind, Style
-from optiscope.landscape.directions import (
-    directions_from_vectors,
-    interpolation_direction,
-    pca_directions,
-    random_directions,
+from optiscope.experiments.study_inputs import (
+    DATA_HELP,
+    StudyInputs,
+    check_data_spec,
+    load_inputs,
+    select_data,
 )
-from optiscope.landscape.directions_base import DegeneratePathError, Directions, LandscapeError
+from optiscope.landscape.directions import directions_from_vectors, interpolation_direction
+from optiscope.landscape.directions_base import Directions
 from optiscope.landscape.evaluate import evaluate_points
 from optiscope.landscape.grid import INTERPOLATION_POINTS, INTERPOLATION_RANGE, LandscapeGrid
+from optiscope.landscape.picture import path_span, plane_directions
 from optiscope.landscape.projection import PathProjection, gradient_on_plane, project_path
-from optiscope.nets.trained import TrainedRun, load_trained
+from optiscope.nets.runs import load_run
 from optiscope.store import RunDir
+from optiscope.user_imports import is_import_path
 from optiscope.validated import validated
 
 __all__ = [
@@ -51,25 +64,30 @@ __all__ = [
     "LandscapeConfig",
     "LandscapeResult",
     "check_data_spec",
+    "check_inputs",
+    "check_model_path",
     "default_out",
     "load_landscape",
     "path_from_table",
     "run_landscape_study",
     "select_data",
+    "study_title",
+    "without_defaults",
 ]
 
 _CHUNKS = 8
 _MAX_PATH_POINTS = 200
-_PATH_MARGIN = 1.2
 _DIRECTION_KINDS = ("filter", "layer", "none", "pca", "hessian")
+# Fields added for the user's own runs; at their defaults they stay out of the spec, so runs
+# stored before them keep their cache keys.
+_OWN_WORK_FIELDS = ("model", "loss")
 
 
-def check_data_spec(value: str) -> str:
-    """``value`` if it names the samples a net is probed on, else ``ValueError`` (for pydantic)."""
-    kind, _, size = value.partition(":")
-    if value in ("train", "test") or (kind in ("batch", "subset") and size.isdigit() and int(size) > 0):
+def check_model_path(value: str | None) -> str | None:
+    """``value`` if it is None or an import path ``pkg.mod:factory``, else ``ValueError``."""
+    if value is None or is_import_path(value):
         return value
-    raise ValueError("must be train, test, batch:SIZE or subset:N (SIZE, N positive integers)")
+    raise ValueError("must be an import path 'package.module:make_model'")
 
 
 class LandscapeConfig(BaseModel):
@@ -77,7 +95,7 @@ class LandscapeConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    run: str = Field(description="the training run directory")
+    run: str = Field(description="the training run or recording directory")
     directions: str = Field(default="filter", description="filter|layer|none|pca|interpolate:RUN_B")
     grid: int = Field(default=51, ge=2, le=1001, description="points per axis")
     span: float | None = Field(
@@ -85,11 +103,15 @@ class LandscapeConfig(BaseModel):
         gt=0,
         description="the axes run over [-span, span]; None: 1 (Li et al.), pca: the path's",
     )
-    data: str = Field(default="train", description="train|test|batch:SIZE|subset:N")
+    data: str = Field(default="train", description=DATA_HELP)
     seed: int = 123
     ignore: str | None = "biasbn"
     engine: str = "auto"
     device: str = "cpu"
+    model: str | None = Field(
+        default=None, description="pkg.mod:make_model (default: the factory the run stored)"
+    )
+    loss: Literal["cross_entropy", "mse"] = Field(default="cross_entropy", description="cross_entropy or mse")
 
     @field_validator("directions")
     @classmethod
@@ -103,6 +125,15 @@ class LandscapeConfig(BaseModel):
     def _known_data(cls, value: str) -> str:
         return check_data_spec(value)
 
+    @field_validator("model")
+    @classmethod
+    def _import_path(cls, value: str | None) -> str | None:
+        return check_model_path(value)
+
+    @model_serializer(mode="wrap")
+    def _spec(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return without_defaults(self, handler(self), _OWN_WORK_FIELDS)
+
     @classmethod
     def build(cls, **fields: Any) -> LandscapeConfig:
         """Validate ``fields``, turning pydantic's report into one :class:`SpecError` line."""
@@ -114,99 +145,58 @@ class LandscapeConfig(BaseModel):
         return 1 if self.directions.startswith("interpolate:") else 2
 
 
-def select_data(trained: TrainedRun, spec: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """The samples a landscape is evaluated on.
-
-    ``batch:SIZE`` is the first minibatch the trainer drew (the first ``SIZE`` indices of its
-    epoch-1 permutation, seed 000 fig. 1); ``subset:N`` the first ``N`` training samples.
-    """
-    data = trained.data
-    kind, _, size = spec.partition(":")
-    if kind == "test":
-        return data.x_test, data.y_test
-    if kind == "train":
-        return data.x_train, data.y_train
-    count = int(size)
-    if count > len(data.x_train):
-        raise SpecError(f"--data {spec} asks for {count} samples; the training set has {len(data.x_train)}")
-    if kind == "subset":
-        return data.x_train[:count], data.y_train[:count]
-    order = torch.randperm(len(data.x_train), generator=torch.Generator().manual_seed(trained.config.seed))
-    index = order[:count].to(data.x_train.device)
-    return data.x_train[index], data.y_train[index]
+def without_defaults(config: BaseModel, fields: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """``fields`` less those of ``names`` that hold their default (a spec that predates them)."""
+    for name in names:
+        if name in fields and fields[name] == type(config).model_fields[name].default:
+            del fields[name]
+    return fields
 
 
-def _make_directions(config: LandscapeConfig, trained: TrainedRun) -> Directions:
+def check_inputs(config: LandscapeConfig) -> None:
+    """Load the run, build its model and data, check they fit: the user's error before any folder."""
+    load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
+
+
+def _make_directions(config: LandscapeConfig, inputs: StudyInputs) -> Directions:
     kind = config.directions
-    if kind == "pca":
-        if trained.snapshots is None or len(trained.snapshots) < 3:
-            raise SpecError(
-                f"--directions pca needs a recorded path of >= 3 snapshots; {config.run} has none"
-            )
-        try:
-            return pca_directions(trained.snapshots, layout=trained.model)
-        except DegeneratePathError:
-            return _pca_line_and_random(config, trained)
     if kind == "hessian":
-        return _hessian_directions(config, trained)
+        return _hessian_directions(config, inputs)
     if kind.startswith("interpolate:"):
-        other = load_trained(kind.partition(":")[2], device="cpu")
-        return interpolation_direction(trained.model, other.model)
-    return random_directions(trained.model, normalization=kind, ignore=config.ignore, seed=config.seed)
+        other = load_run(kind.partition(":")[2], model=config.model, device="cpu")
+        if other.model is None:
+            raise SpecError(f"{kind}: the recording does not say how to build its model; pass --model")
+        return interpolation_direction(inputs.model, other.model)
+    return plane_directions(inputs.model, kind, inputs.run.snapshots, seed=config.seed, ignore=config.ignore)
 
 
-def _pca_line_and_random(config: LandscapeConfig, trained: TrainedRun) -> Directions:
-    """A path along one line (e.g. it jumped once, then its ReLUs died): its axis, and as the
-    second axis a filter-normalised random direction made orthogonal to it (said in ``meta``)."""
-    line = pca_directions(trained.snapshots, layout=trained.model, dims=1)
-    random = random_directions(trained.model, normalization="filter", ignore=config.ignore, seed=config.seed)
-    first = line.flat(0).to(torch.float64)
-    second = random.flat(0).to(torch.float64)
-    second = second - (second @ first) * first
-    norm = torch.linalg.vector_norm(second)
-    if norm == 0:
-        raise LandscapeError("the path's axis and the random direction coincide; pick another seed")
-    meta = {**line.meta, "fallback": "the path spans one dimension: axis 2 is random (filter), orthogonal"}
-    flats = [first.to(line.flat(0).dtype), (second / norm).to(line.flat(0).dtype)]
-    return Directions.from_flat(flats, line.layout, kind="pca", meta=meta)
-
-
-def _hessian_directions(config: LandscapeConfig, trained: TrainedRun) -> Directions:
+def _hessian_directions(config: LandscapeConfig, inputs: StudyInputs) -> Directions:
     """The top two Hessian eigenvectors of the loss on the landscape's own data (seed 001)."""
     spectrum = top_eigen(
-        trained.model,
-        nn.CrossEntropyLoss(),
-        select_data(trained, config.data),
-        k=2,
-        tol=1e-6,
-        device=config.device,
-        dtype=torch.float64,
+        inputs.model, inputs.loss_fn, inputs.data, k=2, tol=1e-6, device=config.device, dtype=torch.float64
     )
     meta = {
         "eigenvalues": [float(v) for v in spectrum.values],
         "residuals": [float(r) for r in spectrum.residuals],
     }
-    return directions_from_vectors(spectrum.vectors.T, trained.model, kind="hessian", meta=meta)
+    return directions_from_vectors(spectrum.vectors.T, inputs.model, kind="hessian", meta=meta)
 
 
-def _directions(run_dir: RunDir, config: LandscapeConfig, trained: TrainedRun) -> Directions:
+def _directions(run_dir: RunDir, config: LandscapeConfig, inputs: StudyInputs) -> Directions:
     stored = run_dir.path / DIRECTIONS_FILE
     if stored.is_file():
         return Directions.load(stored)
-    directions = _make_directions(config, trained)
+    directions = _make_directions(config, inputs)
     run_dir.write_bytes(DIRECTIONS_FILE, directions.to_bytes())
     return directions
 
 
 def _span(config: LandscapeConfig, projection: PathProjection | None) -> float:
     """The half-width of the plane: as asked; for PCA axes (not normalised to the weights, unit
-    length) enough to hold the whole path with a margin, as Li et al. frame their path plots."""
+    length) enough to hold the whole path with a margin (:func:`path_span`)."""
     if config.span is not None:
         return config.span
-    if config.directions == "pca" and projection is not None:
-        reach = float(np.abs(projection.coords).max())
-        return _PATH_MARGIN * reach if reach > 0 else 1.0
-    return 1.0
+    return path_span(projection) if config.directions == "pca" else 1.0
 
 
 def _axes(config: LandscapeConfig, span: float) -> tuple[np.ndarray, np.ndarray | None]:
@@ -224,17 +214,13 @@ def _coords(alphas: np.ndarray, betas: np.ndarray | None) -> np.ndarray:
 
 
 def _grid_chunk(
-    config: LandscapeConfig,
-    model: nn.Module,
-    data: tuple[torch.Tensor, torch.Tensor],
-    directions: Directions,
-    coords: np.ndarray,
+    config: LandscapeConfig, inputs: StudyInputs, directions: Directions, coords: np.ndarray
 ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """One unit: loss and accuracy at ``coords``, and which engine evaluated them (as meta)."""
     info: dict[str, Any] = {}
     loss, accuracy = evaluate_points(
-        model, nn.CrossEntropyLoss(), data, directions, coords, engine=config.engine, device=config.device,
-        info=info,
+        inputs.model, inputs.loss_fn, inputs.data, directions, coords, engine=config.engine,
+        device=config.device, info=info,
     )  # fmt: skip
     return {"loss": loss, "accuracy": accuracy}, info
 
@@ -242,8 +228,7 @@ def _grid_chunk(
 def _evaluate_grid(
     run_dir: RunDir,
     config: LandscapeConfig,
-    model: nn.Module,
-    data: tuple[torch.Tensor, torch.Tensor],
+    inputs: StudyInputs,
     directions: Directions,
     axes: tuple[np.ndarray, np.ndarray | None],
     progress: Callable[[int, int], None] | None,
@@ -259,7 +244,7 @@ def _evaluate_grid(
         points = slice(chunk[0] * per_row, (chunk[-1] + 1) * per_row)
         arrays, info = run_dir.unit(
             f"grid-{index:03d}",
-            lambda points=points: _grid_chunk(config, model, data, directions, coords[points]),
+            lambda points=points: _grid_chunk(config, inputs, directions, coords[points]),
         )
         loss[points], accuracy[points] = arrays["loss"], arrays["accuracy"]
         if progress is not None:
@@ -267,32 +252,27 @@ def _evaluate_grid(
     return loss, accuracy, info
 
 
-def _projection(trained: TrainedRun, directions: Directions) -> PathProjection | None:
+def _projection(inputs: StudyInputs, directions: Directions) -> PathProjection | None:
     """The recorded path's least-squares coordinates on the plane (None without a path)."""
-    if trained.snapshots is None:
+    if len(inputs.run.snapshots) == 0:
         return None
-    return project_path(trained.snapshots, trained.model, directions, steps=trained.snapshot_steps)
+    return project_path(inputs.run.snapshots, inputs.model, directions, steps=inputs.run.steps)
 
 
 def _path_table(
-    config: LandscapeConfig,
-    trained: TrainedRun,
-    projection: PathProjection | None,
-    data: tuple[torch.Tensor, torch.Tensor],
-    directions: Directions,
+    config: LandscapeConfig, inputs: StudyInputs, projection: PathProjection | None, directions: Directions
 ) -> pd.DataFrame | None:
     """The recorded path on the plane: coordinates, fidelity, true loss beside the surface's."""
     if projection is None:
         return None
-    model = trained.model
     frame = projection.to_frame()
     keep = np.unique(np.linspace(0, len(frame) - 1, min(len(frame), _MAX_PATH_POINTS)).round().astype(int))
     frame = frame.iloc[keep].reset_index(drop=True)
-    frame["true_loss"] = [_loss_at(model, trained.snapshots[i], data) for i in keep]
+    frame["true_loss"] = [_loss_at(inputs, inputs.run.snapshots[i]) for i in keep]
     surface = evaluate_points(
-        model,
-        nn.CrossEntropyLoss(),
-        data,
+        inputs.model,
+        inputs.loss_fn,
+        inputs.data,
         directions,
         projection.coords[keep],
         engine=config.engine,
@@ -302,52 +282,51 @@ def _path_table(
     return frame
 
 
-def _loss_at(model: nn.Module, weights: np.ndarray, data: tuple[torch.Tensor, torch.Tensor]) -> float:
-    """The mean cross-entropy of ``model`` at the flat ``weights`` (the model itself is untouched)."""
+def _loss_at(inputs: StudyInputs, weights: np.ndarray) -> float:
+    """The mean loss of the model at the flat ``weights`` (the model itself is untouched)."""
+    model, loss_fn = inputs.model, inputs.loss_fn
     named = dict(model.named_parameters())
     first = next(iter(named.values()))
     vector = torch.as_tensor(weights).to(device=first.device, dtype=first.dtype)
     pieces = torch.split(vector, [p.numel() for p in named.values()])
     params = {name: piece.view_as(p) for (name, p), piece in zip(named.items(), pieces, strict=True)}
-    x, y = data
+    x, y = inputs.data
     total = 0.0
     with torch.no_grad():
         for i in range(0, len(x), 4096):
-            logits = functional_call(model, params, (x[i : i + 4096],))
-            total += float(nn.functional.cross_entropy(logits, y[i : i + 4096], reduction="sum"))
+            outputs = functional_call(model, params, (x[i : i + 4096],))
+            total += float(loss_fn(outputs, y[i : i + 4096])) * len(outputs)
     return total / len(x) if math.isfinite(total) else math.nan
 
 
 def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
     """Directions, the grid chunk by chunk (resumable), the path on the plane, the summary."""
-    trained = load_trained(config.run, device=config.device)
-    model, data = trained.model.eval(), select_data(trained, config.data)
-    directions = _directions(run_dir, config, trained)
+    inputs = load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
+    directions = _directions(run_dir, config, inputs)
     began = time.perf_counter()
-    projection = _projection(trained, directions)
+    projection = _projection(inputs, directions)
     span = _span(config, projection)
     alphas, betas = _axes(config, span)
-    loss, accuracy, info = _evaluate_grid(
-        run_dir, config, model, data, directions, (alphas, betas), ctx.progress
-    )
+    loss, accuracy, info = _evaluate_grid(run_dir, config, inputs, directions, (alphas, betas), ctx.progress)
     shape = (len(alphas),) if betas is None else (len(alphas), len(betas))
     attrs = {
         "directions_kind": directions.kind,
         "directions_meta": directions.meta,
         "data": config.data,
-        "samples": len(data[0]),
+        "samples": len(inputs.data[0]),
         "run": str(config.run),
         "span": span,
+        "loss_fn": config.loss,
         **info,
     }
     grid = LandscapeGrid(alphas, betas, loss.reshape(shape), accuracy.reshape(shape), attrs)
-    table = _path_table(config, trained, projection, data, directions)
-    gradient = gradient_on_plane(model, nn.CrossEntropyLoss(), data, directions)
+    table = _path_table(config, inputs, projection, directions)
+    gradient = gradient_on_plane(inputs.model, inputs.loss_fn, inputs.data, directions)
     run_dir.write_bytes(GRID_FILE, grid.to_netcdf_bytes())
     if table is not None:
         run_dir.write_table("path", table)
     run_dir.write_table("summary", _summary(grid, projection, gradient))
-    run_dir.set_info(title=_title(trained, config))
+    run_dir.set_info(title=study_title(inputs, config.data))
     run_dir.record_timing("landscape", time.perf_counter() - began)
     return {
         "center_loss": float(grid.loss[grid.center_index()]),
@@ -384,8 +363,13 @@ def run_landscape_study(
     return load_landscape(execution.run_dir)
 
 
-def _title(trained: TrainedRun, config: LandscapeConfig) -> str:
-    c = trained.config
+def study_title(inputs: StudyInputs, data: str) -> str:
+    """A figure title naming what was measured: a training run's setting, or a recording's model."""
+    c = inputs.run.config
+    if c is None:
+        return (
+            f"{inputs.run.meta.get('model', 'model')} (recording {inputs.run.run_dir.path.name}), data {data}"
+        )
     return f"{c.model} on {c.dataset}, {c.optimizer}, batch {c.batch_size or 'full'}"
 
 

@@ -20,7 +20,15 @@ from optiscope.surfaces import Surface
 from optiscope.surfaces import get as get_surface
 from optiscope.viz import interactive
 from optiscope.viz.animation import animate_contour, animate_loss, animate_surface_3d
-from optiscope.viz.path_figures import basin_figure, contour_with_paths, loss_curves
+from optiscope.viz.path_figures import (
+    basin_figure,
+    contour_panels,
+    contour_with_paths,
+    drawn_runs,
+    loss_curves,
+    needs_panels,
+)
+from optiscope.viz.path_window import Window, fit_window
 from optiscope.viz.plotly_files import save_plotly
 from optiscope.viz.surface3d import surface_3d_with_paths
 from optiscope.viz.teaching import lr_sweep_figure
@@ -99,11 +107,29 @@ def render_paths_figures(
     dpi = style.save_options()
     saved = _path_figures(run_dir, xs, ys, zs, paths, surface, style) if paths.n_runs else []
     if maps:
-        saved.append(run_dir.save_figure(basin_figure(maps, title=surface.name), "basins.png", **dpi))
+        figure = basin_figure(maps, title=surface.name, axis_names=surface.axis_names)
+        saved.append(run_dir.save_figure(figure, "basins.png", **dpi))
         if style.interactive:
             figure = interactive.basin_figure(maps, title=surface.name)
             saved.append(save_plotly(run_dir, figure, "basins"))
     return saved
+
+
+def _window_grid(
+    run_dir: RunDir, surface: Surface, resolution: int, window: Window
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The surface over the window a figure shows: the drawn grid when the window is the domain,
+    else the surface evaluated over the window (drawing, not the study's numbers), with up to
+    twice the points so the domain keeps its detail in a window grown around it."""
+    if window == surface.domain:
+        return _grid(run_dir, surface, resolution)
+    growth = max(
+        (high - low) / (d_high - d_low)
+        for (low, high), (d_low, d_high) in zip(window, surface.domain, strict=True)
+    )
+    points = int(resolution * min(max(growth, 1.0), 2.0))
+    xs, ys, zs = surface.with_options(domain=window).grid(points)
+    return xs.numpy(), ys.numpy(), zs.numpy()
 
 
 def _path_figures(
@@ -115,14 +141,30 @@ def _path_figures(
     surface: Surface,
     style: Style,
 ) -> list[Path]:
+    """The plane figures (over a window fitted to the paths, or ``style``'s limits), the loss
+    figures, and the sweeps, 3-D figures, animations and interactive figures ``style`` asks for."""
     title = _title(surface)
     dpi = style.save_options()
+    window = fit_window(
+        surface.domain, paths.points[drawn_runs(paths)], x_limits=style.x_limits, y_limits=style.y_limits
+    )
+    plane = {
+        "title": title,
+        "minima": surface.minima,
+        "window": window,
+        "domain": surface.domain,
+        "axis_names": surface.axis_names,
+    }
+    window_grid = _window_grid(run_dir, surface, style.grid_resolution, window)
+    finite = zs[np.isfinite(zs)]
+    minimum = {
+        "minimum_value": surface.minimum_value,
+        "grid_minimum": float(finite.min()) if finite.size else None,
+    }
     saved = [
+        run_dir.save_figure(contour_with_paths(*window_grid, paths, **plane), "contour.png", **dpi),
         run_dir.save_figure(
-            contour_with_paths(xs, ys, zs, paths, title=title, minima=surface.minima), "contour.png", **dpi
-        ),
-        run_dir.save_figure(
-            loss_curves(paths, title=f"{surface.name}: loss per step (log)"), "loss.png", **dpi
+            loss_curves(paths, title=f"{surface.name}: loss per step (log)", **minimum), "loss.png", **dpi
         ),
         run_dir.save_figure(
             loss_curves(paths, title=f"{surface.name}: loss per step (linear)", log=False),
@@ -130,6 +172,9 @@ def _path_figures(
             **dpi,
         ),
     ]
+    if needs_panels(paths, window):
+        figure = contour_panels(*window_grid, paths, **plane)
+        saved.append(run_dir.save_figure(figure, "contour_panels.png", **dpi))
     for name, configs in _sweeps(paths).items():
         sweep = select_configs(paths, configs)
         figure = lr_sweep_figure(xs, ys, zs, sweep, title=f"{name} on {title}", minima=surface.minima)
@@ -167,6 +212,8 @@ def select_configs(paths: PathSet, configs: list[int]) -> PathSet:
         n_steps=paths.n_steps[runs],
         status=[paths.status[r] for r in runs],
         info=dict(paths.info),
+        rules=None if paths.rules is None else [paths.rules[r] for r in runs],
+        outcome_steps=None if paths.outcome_steps is None else paths.outcome_steps[runs],
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from optiscope.errors import StoreError
 from optiscope.experiments.adagrad_timing_study import ADAGRAD_TIMING
 from optiscope.experiments.compare_study import COMPARE, CURVATURE_PANELS
+from optiscope.experiments.connect_study import CONNECT
 from optiscope.experiments.curvature_study import CURVATURE
 from optiscope.experiments.execute import draw, stored_style
 from optiscope.experiments.experiment_study import EXPERIMENT
@@ -26,6 +27,7 @@ from optiscope.experiments.sweep_study import SWEEP
 from optiscope.experiments.table_study import TABLE
 from optiscope.experiments.teaching_study import TEACHING
 from optiscope.experiments.train_study import TRAIN
+from optiscope.experiments.tune_study import TUNE
 from optiscope.store import RunDir, load_run
 from optiscope.viz.report_tree import child_runs
 
@@ -35,7 +37,7 @@ STUDY_KINDS: dict[str, StudyKind[Any]] = {
     kind.name: kind
     for kind in (
         PATHS, TRAIN, SWEEP, LANDSCAPE, LANDSCAPE_PANELS, CURVATURE, CURVATURE_PANELS, COMPARE, TABLE,
-        TEACHING, ADAGRAD_TIMING, NOTE, SETTINGS, EXPERIMENT,
+        TEACHING, ADAGRAD_TIMING, NOTE, SETTINGS, EXPERIMENT, CONNECT, TUNE,
     )
 }  # fmt: skip
 

@@ -28,9 +28,10 @@ def train_title(config: TrainConfig) -> str:
 def render_train(run_dir: RunDir, style: Style) -> None:
     """The training curves and, when tracked, the eigenvalue ratio, from the stored tables."""
     title = train_title(TrainConfig(**run_dir.spec))
-    run_dir.save_figure(
-        training_curves(run_dir.read_table("metrics"), title=title), "training.png", **style.save_options()
-    )
+    summary = run_dir.manifest.get("summary", {})
+    diverged = str(summary.get("stopped", "")) if summary.get("status") == "diverged" else None
+    figure = training_curves(run_dir.read_table("metrics"), title=title, diverged=diverged)
+    run_dir.save_figure(figure, "training.png", **style.save_options())
     if (run_dir.path / "eigs.parquet").is_file():
         eigs = run_dir.read_table("eigs")
         if len(eigs):

@@ -4,6 +4,7 @@ After Li et al. (2018), "Visualizing the loss landscape of neural nets": filter-
 Gaussian directions (or PCA of the path, an interpolation, Hessian eigenvectors), the loss on
 a grid around the trained weights (with the first-layer trick: three products with the data
 serve the whole plane), and the recorded path projected onto it with the share it captures.
+:func:`plot` does all of it in one call and draws the picture.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from optiscope.landscape.grid import (
     LandscapeGrid,
     grid_axes,
 )
+from optiscope.landscape.picture import LandscapePicture, path_span, plane_directions, plot
 from optiscope.landscape.projection import PathProjection, PlaneGradient, gradient_on_plane, project_path
 from optiscope.landscape.reference import evaluate_points_loop
 
@@ -42,6 +44,7 @@ __all__ = [
     "Directions",
     "LandscapeError",
     "LandscapeGrid",
+    "LandscapePicture",
     "PathProjection",
     "PlaneGradient",
     "directions_from_vectors",
@@ -53,8 +56,11 @@ __all__ = [
     "interpolation_direction",
     "iter_batches",
     "normalize_direction",
+    "path_span",
     "pca_directions",
+    "plane_directions",
     "plane_through",
+    "plot",
     "project_path",
     "random_directions",
 ]

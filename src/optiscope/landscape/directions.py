@@ -18,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from optiscope.landscape.directions_base import DegeneratePathError, Directions, LandscapeError
-from optiscope.landscape.projection import _as_path, _as_point, _displacement_blocks
+from optiscope.landscape.directions_base import Directions, LandscapeError
+from optiscope.landscape.joint_pca import Centre, is_run_list, joint_centre, principal_axes
+from optiscope.landscape.projection import _as_path, _as_point
 from optiscope.nets.recorder import parameter_layout
 
 __all__ = [
@@ -39,8 +40,6 @@ NORMALIZATIONS: tuple[str, ...] = ("filter", "layer", "none")
 IGNORE_CHOICES: tuple[str | None, ...] = ("biasbn", None)
 # _NormBase is the common base of the BatchNorm and InstanceNorm modules.
 _NORM_MODULES = (nn.modules.batchnorm._NormBase, nn.LayerNorm, nn.GroupNorm)
-# An eigenvalue of the displacements' Gram matrix below this fraction of the largest is rank lost.
-_RANK_RTOL = 1e-10
 
 Layout = Sequence[tuple[str, Sequence[int]]]
 ParameterSource = nn.Module | Mapping[str, torch.Tensor]
@@ -183,68 +182,104 @@ def random_directions(
 
 
 def pca_directions(
-    snapshots: np.ndarray | torch.Tensor,
+    snapshots: np.ndarray | torch.Tensor | Sequence[np.ndarray | torch.Tensor],
     final: np.ndarray | torch.Tensor | None = None,
     layout: Layout | nn.Module | None = None,
     dims: int = 2,
+    *,
+    centre: Centre | None = None,
 ) -> Directions:
-    """The principal axes of a training path's displacements from the final weights (Li et al., 2018).
+    """The principal axes of a training path, or of several, around one centre (Li et al., 2018).
 
-    With ``D = snapshots - final`` (k, n_params), the axes are the top right-singular vectors of
-    ``D``, found from the eigenvectors ``u_j`` of the k x k Gram matrix ``D D^T`` (float64) as
-    ``v_j = D^T u_j / sqrt(lambda_j)``, so a path of millions of parameters costs k^2 n_params.
-    ``D`` is not mean-centred, so the plane passes through ``final`` (the plot's centre); the
-    explained variance is of the displacements' total square ``||D||_F^2``. Each axis' sign makes
-    its largest-magnitude entry of ``u_j`` positive, so the result is deterministic.
+    One path ``(k, n_params)``: with ``D = snapshots - final`` the axes are the top
+    right-singular vectors of ``D`` (:func:`~optiscope.landscape.joint_pca.principal_axes`), so
+    the plane passes through ``final`` (the plot's centre) and the explained variance is of
+    ``||D||_F^2``. Several paths ``[snapshots_a, snapshots_b, ...]``: every run's displacements
+    from one common ``centre`` are stacked and the same axes are taken of all of them, so every
+    run's path lies on one shared plane; ``meta["captured_per_run"]`` says how much of each run
+    that plane holds.
 
     Args:
-        snapshots: the recorded path, float ``(k, n_params)``.
-        final: the centre, ``(n_params,)``; the last snapshot when ``None``.
+        snapshots: one recorded path, float ``(k, n_params)``, or a list of paths
+            ``(k_r, n_params)``, one per run, each ending at that run's final weights.
+        final: one path only: the centre ``(n_params,)``; the last snapshot when ``None``.
         layout: the model, or its ``(name, shape)`` pairs in ``named_parameters()`` order.
         dims: the number of axes, 1 or 2.
+        centre: several paths only: a run index (its final weights; default 0), ``"final"``
+            (run 0's), ``"mean"`` (the mean of the runs' final weights) or a vector; see
+            :func:`~optiscope.landscape.joint_pca.joint_centre`.
 
     Returns:
-        Unit-norm directions of kind ``"pca"`` (float32, or float64 for a float64 path); ``meta``
-        holds ``explained_variance_ratio`` (per axis), ``n_snapshots`` and ``center``.
+        Unit-norm directions of kind ``"pca"`` (one path) or ``"pca-joint"`` (several), float32,
+        or float64 for float64 paths; ``meta`` holds ``explained_variance_ratio`` (per axis),
+        ``n_snapshots`` and ``center``, and for several paths ``runs``,
+        ``n_snapshots_per_run`` and ``captured_per_run``.
 
     Raises:
-        LandscapeError: sizes do not match, fewer than ``dims + 1`` distinct snapshots, or
-            displacements of rank below ``dims``.
+        LandscapeError: sizes do not match, runs of different parameter counts, fewer than
+            ``dims + 1`` distinct snapshots in one path, or displacements of rank below ``dims``.
     """
     dims = _check_dims(dims)
+    if is_run_list(snapshots):
+        if final is not None:
+            raise LandscapeError("several paths take centre=, not final=")
+        return _joint_pca(list(snapshots), 0 if centre is None else centre, layout, dims)
+    if centre is not None:
+        raise LandscapeError("one path takes final= as its centre; centre= is for a list of paths")
     path = _as_path(snapshots)
-    k, n_params = path.shape
-    resolved = _resolve_layout(layout)
-    if _layout_size(resolved) != n_params:
-        raise LandscapeError(f"the layout has {_layout_size(resolved)} entries, snapshots {n_params}")
-    centre = path[-1].astype(np.float64) if final is None else _as_point(final, n_params, "final")
+    resolved = _checked_layout(layout, path.shape[1])
+    point = path[-1].astype(np.float64) if final is None else _as_point(final, path.shape[1], "final")
     distinct = len({row.tobytes() for row in path})
     if distinct < dims + 1:
         raise LandscapeError(f"PCA of {dims} axes needs >= {dims + 1} distinct snapshots; got {distinct}")
-    gram = torch.zeros((k, k), dtype=torch.float64)
-    for _, block in _displacement_blocks(path, centre):
-        gram += block @ block.T
-    eigenvalues, eigenvectors = np.linalg.eigh(gram.numpy())
-    order = np.argsort(eigenvalues)[::-1]
-    eigenvalues, eigenvectors = np.clip(eigenvalues[order], 0.0, None), eigenvectors[:, order]
-    rank = int((eigenvalues > _RANK_RTOL * eigenvalues[0]).sum()) if eigenvalues[0] > 0 else 0
-    if rank < dims:
-        raise DegeneratePathError(f"the path's displacements span {rank} dimension(s); PCA needs {dims}")
-    top = eigenvectors[:, :dims]
-    top = top * np.sign(top[np.abs(top).argmax(axis=0), np.arange(dims)])
-    coefficients = torch.from_numpy(top / np.sqrt(eigenvalues[:dims]))
-    axes = torch.empty((dims, n_params), dtype=torch.float64)
-    for cols, block in _displacement_blocks(path, centre):
-        axes[:, cols] = coefficients.T @ block
-    axes /= torch.linalg.vector_norm(axes, dim=1, keepdim=True)
-    dtype = torch.float64 if path.dtype == np.float64 else torch.float32
+    found = principal_axes([path], point, dims)
     meta = {
-        "explained_variance_ratio": [float(v) for v in eigenvalues[:dims] / eigenvalues.sum()],
-        "n_snapshots": int(k),
+        "explained_variance_ratio": [float(v) for v in found.explained_variance_ratio],
+        "n_snapshots": len(path),
         "center": "final" if final is None else "given",
     }
-    flats = [axis.to(dtype) for axis in axes]
-    return Directions.from_flat(flats, resolved, kind="pca", meta=meta)
+    return _axes_directions(found.axes, path.dtype, resolved, "pca", meta)
+
+
+def _checked_layout(layout: Layout | nn.Module | None, n_params: int) -> list[tuple[str, tuple[int, ...]]]:
+    resolved = _resolve_layout(layout)
+    if _layout_size(resolved) != n_params:
+        raise LandscapeError(f"the layout has {_layout_size(resolved)} entries, snapshots {n_params}")
+    return resolved
+
+
+def _axes_directions(
+    axes: torch.Tensor, dtype: np.dtype, layout: list[tuple[str, tuple[int, ...]]], kind: str, meta: dict
+) -> Directions:
+    work = torch.float64 if dtype == np.float64 else torch.float32
+    return Directions.from_flat([axis.to(work) for axis in axes], layout, kind=kind, meta=meta)
+
+
+def _joint_pca(
+    runs: list[np.ndarray | torch.Tensor], centre: Centre, layout: Layout | nn.Module | None, dims: int
+) -> Directions:
+    """One plane for several runs' paths (see :func:`pca_directions`)."""
+    point = joint_centre(runs, centre)
+    paths = [_as_path(run) for run in runs]
+    resolved = _checked_layout(layout, point.shape[0])
+    found = principal_axes(paths, point, dims)
+    named = {"final": "final:0", "mean": "mean"}
+    if isinstance(centre, str):
+        described = named[centre]
+    elif isinstance(centre, int):
+        described = f"final:{centre}"
+    else:
+        described = "given"
+    meta = {
+        "explained_variance_ratio": [float(v) for v in found.explained_variance_ratio],
+        "n_snapshots": int(found.snapshots_per_run.sum()),
+        "center": described,
+        "runs": len(paths),
+        "n_snapshots_per_run": [int(n) for n in found.snapshots_per_run],
+        "captured_per_run": [float(c) for c in found.captured_per_run],
+    }
+    dtype = np.float64 if all(path.dtype == np.float64 for path in paths) else np.float32
+    return _axes_directions(found.axes, np.dtype(dtype), resolved, "pca-joint", meta)
 
 
 def _state_of(source: ParameterSource, include_buffers: bool, what: str) -> tuple[dict, dict]:

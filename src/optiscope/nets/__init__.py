@@ -1,4 +1,4 @@
-"""The training lab: data sets, models, the trainer and the weight-path recorder."""
+"""The training lab: data sets, models, the trainer, the weight-path recorder and the run loader."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from optiscope.nets.recorder import (
     record,
     snapshot_interval,
 )
+from optiscope.nets.runs import RecordedRun, load_run
 from optiscope.nets.trainer import TrainConfig, TrainRun, evaluate, train
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "DatasetError",
     "LeNet5",
     "PathRecorder",
+    "RecordedRun",
     "SmallCNN",
     "TrainConfig",
     "TrainRun",
@@ -28,6 +30,7 @@ __all__ = [
     "evaluate",
     "flatten_parameters",
     "load_dataset",
+    "load_run",
     "parameter_layout",
     "record",
     "snapshot_interval",

@@ -3,31 +3,39 @@
 A snapshot is all parameters flattened into one float32 vector, in ``named_parameters()``
 order (see :func:`parameter_layout`). :class:`PathRecorder` keeps the snapshots of steps
 ``0, every, 2*every, ...`` and the final step as an array ``(k, n_params)``; the landscape package
-projects that path onto a plane. :func:`record` wraps any user training loop and stores the path
-through a :class:`~optiscope.store.RunDir` (the recorder itself never writes a file).
+projects that path onto a plane. :func:`record` wraps any user training loop and stores the path,
+the final weights and (when given) how to rebuild the model and its data through a
+:class:`~optiscope.store.RunDir` (the recorder itself never writes a file); read it back with
+:func:`optiscope.nets.load_run`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import safetensors.torch
 import torch
 from torch import nn
 
 from optiscope.errors import SpecError
+from optiscope.nets.user_data import is_data_source
+from optiscope.nets.user_model import factory_path
 from optiscope.store import RunDir
 from optiscope.store.row_codec import pack_rows, unpack_rows
 from optiscope.store.units import decode_unit, encode_unit
+from optiscope.user_imports import is_import_path
 
 __all__ = [
     "DEFAULT_BUDGET_BYTES",
+    "FINAL_WEIGHTS",
     "PATH_FILE",
     "PathRecorder",
     "flatten_parameters",
+    "load_final_weights",
     "load_path",
     "parameter_layout",
     "record",
@@ -36,6 +44,7 @@ __all__ = [
 
 DEFAULT_BUDGET_BYTES = 256 * 2**20
 PATH_FILE = "path.npz"
+FINAL_WEIGHTS = "checkpoints/final.safetensors"  # a recording's final state_dict (no pickle)
 _FLOAT32_BYTES = 4
 
 
@@ -91,7 +100,8 @@ class PathRecorder:
     """Snapshots of a model's weights at steps ``0, every, 2*every, ...`` and at the end.
 
     Usage: ``start()`` before training, ``step(i)`` after optimizer step ``i`` (or ``step()``,
-    which counts calls), ``finish(i)`` after the last step.
+    which counts calls), ``finish(i)`` after the last step. The path so far is :attr:`snapshots`
+    ``(k, n_params)`` and :attr:`steps` ``(k,)``.
 
     Args:
         model: the network whose parameters are recorded (any device; snapshots are CPU float32).
@@ -125,6 +135,7 @@ class PathRecorder:
                 raise SpecError(self._over_budget(f"{self.total_steps} steps need {planned} bytes"))
         self._snapshots: list[np.ndarray] = []
         self._steps: list[int] = []
+        self._stacked: np.ndarray | None = None  # the snapshots as one array, until the next one
         self._calls = 0
 
     @property
@@ -148,6 +159,7 @@ class PathRecorder:
             raise SpecError(self._over_budget(f"snapshot {len(self._snapshots) + 1} would use {used} bytes"))
         self._snapshots.append(flatten_parameters(self.model).numpy())
         self._steps.append(step_index)
+        self._stacked = None
 
     def start(self) -> None:
         """Take the initial snapshot (step 0)."""
@@ -164,6 +176,7 @@ class PathRecorder:
             raise SpecError("resume() needs as many snapshots as steps, at least one")
         self._snapshots = [np.asarray(row, dtype=np.float32) for row in snapshots]
         self._steps = [int(step) for step in steps]
+        self._stacked = None
         self._calls = self._steps[-1]
 
     def new_since(self, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -207,19 +220,25 @@ class PathRecorder:
         if index != self._steps[-1]:
             self._take(index)
 
+    @property
     def snapshots(self) -> np.ndarray:
-        """The recorded weights, ``(k, n_params)`` float32, one row per entry of :meth:`steps`."""
-        if not self._snapshots:
-            return np.zeros((0, self.n_params), dtype=np.float32)
-        return np.stack(self._snapshots)
+        """The recorded weights, ``(k, n_params)`` float32 (read-only), one row per entry of :attr:`steps`."""
+        if self._stacked is None:
+            if self._snapshots:
+                self._stacked = np.stack(self._snapshots)
+            else:
+                self._stacked = np.zeros((0, self.n_params), dtype=np.float32)
+            self._stacked.flags.writeable = False
+        return self._stacked
 
+    @property
     def steps(self) -> np.ndarray:
         """The step of each snapshot, ``(k,)`` int64, strictly increasing from 0."""
         return np.asarray(self._steps, dtype=np.int64)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """``{"snapshots": (k, n_params) float32, "steps": (k,) int64}`` for a store unit."""
-        return {"snapshots": self.snapshots(), "steps": self.steps()}
+        return {"snapshots": self.snapshots, "steps": self.steps}
 
     def meta(self) -> dict[str, Any]:
         """JSON metadata of the path: parameter layout, interval and budget."""
@@ -236,8 +255,8 @@ class PathRecorder:
         The snapshots are stored row-XOR-ed and byte-shuffled (:mod:`optiscope.store.row_codec`),
         which the deflate of ``.npz`` compresses about 1.6x better, and read back bit for bit.
         """
-        snapshots = self.snapshots()
-        arrays = {"packed_snapshots": pack_rows(snapshots), "steps": self.steps()}
+        snapshots = self.snapshots
+        arrays = {"packed_snapshots": pack_rows(snapshots), "steps": self.steps}
         meta = {**self.meta(), "snapshots_shape": list(snapshots.shape)}
         return run_dir.write_bytes(PATH_FILE, encode_unit(arrays, meta))
 
@@ -259,6 +278,54 @@ def load_path(run_dir: RunDir) -> tuple[np.ndarray, np.ndarray, dict[str, Any]] 
     return arrays["snapshots"], arrays["steps"], meta
 
 
+def _save_final_weights(run_dir: RunDir, model: nn.Module) -> None:
+    """The model's whole ``state_dict`` (buffers too) as ``checkpoints/final.safetensors``.
+
+    Each tensor is copied, so weights tied to each other are stored twice rather than refused.
+    """
+    state = {name: tensor.detach().cpu().clone(memory_format=torch.contiguous_format)
+             for name, tensor in model.state_dict().items()}  # fmt: skip
+    run_dir.write_bytes(FINAL_WEIGHTS, safetensors.torch.save(state))
+
+
+def load_final_weights(run_dir: RunDir) -> dict[str, torch.Tensor] | None:
+    """A recording's final ``state_dict`` (CPU tensors, no pickle), or None when it has none."""
+    stored = run_dir.path / FINAL_WEIGHTS
+    return safetensors.torch.load(stored.read_bytes()) if stored.is_file() else None
+
+
+def _data_source(data: str | Path | None) -> str | None:
+    """The data source to store: a loader's import path, or a tensor file's absolute path."""
+    if data is None:
+        return None
+    text = str(data)
+    if not is_data_source(text):
+        raise SpecError(f"data {text!r} must be 'pkg.mod:loader' or a .pt/.pth/.safetensors/.npz file")
+    if is_import_path(text):
+        return text
+    path = Path(text).expanduser().resolve()
+    if not path.is_file():
+        raise SpecError(f"data {text!r}: no such file")
+    return str(path)
+
+
+def _recording_spec(
+    model: nn.Module,
+    recorder: PathRecorder,
+    total_steps: int | None,
+    factory: str | Callable[[], nn.Module] | None,
+    data: str | Path | None,
+) -> dict[str, Any]:
+    """What a recording run directory holds, as its spec: the model and how to rebuild it."""
+    spec = {"model": type(model).__name__, **recorder.meta(), "total_steps": total_steps}
+    if factory is not None:
+        spec["factory"] = factory_path(factory)
+    source = _data_source(data)
+    if source is not None:
+        spec["data"] = source
+    return spec
+
+
 @contextmanager
 def record(
     model: nn.Module,
@@ -267,21 +334,26 @@ def record(
     total_steps: int | None = None,
     budget_bytes: int = DEFAULT_BUDGET_BYTES,
     *,
+    factory: str | Callable[[], nn.Module] | None = None,
+    data: str | Path | None = None,
     force: bool = False,
 ) -> Iterator[PathRecorder]:
     """Record the weight path of a user's own training loop; optionally store it in ``out``.
 
     Example::
 
-        with record(model, every=10, out="runs/mine") as rec:
+        with record(model, every=10, out="runs/mine", factory="my_pkg.nets:make_model") as rec:
             for x, y in loader:
                 ...
                 opt.step()
                 rec.step()
 
-    On exit the final snapshot is taken. With ``out`` the path is stored as ``path.npz`` of a
-    ``recording`` run directory, which is then marked complete; if the body raises, what was
-    recorded is still stored, the run is marked failed and the exception propagates.
+    On exit the final snapshot is taken. With ``out`` the run directory (kind ``recording``)
+    gets the path (``path.npz``), the final weights (``checkpoints/final.safetensors``, the
+    whole ``state_dict``) and, when given, the factory's import path and the data source, so
+    that ``optiscope landscape OUT`` and ``optiscope.nets.load_run(OUT)`` need no more flags;
+    then it is marked complete. If the body raises, what was recorded is still stored, the run
+    is marked failed and the exception propagates.
 
     Args:
         model: the network being trained.
@@ -289,15 +361,24 @@ def record(
         out: run directory to store the path in; ``None`` keeps it in memory only.
         total_steps: planned number of steps (checks the budget up front).
         budget_bytes: memory allowed for all snapshots.
+        factory: what builds the untrained model with no arguments: its import path
+            ``"pkg.mod:make_model"``, or the class or module-level function itself. Its module is
+            imported now, to check that it can be later.
+        data: the data the model is measured on: a loader ``"pkg.mod:load_data"`` or a
+            ``.pt``/``.safetensors``/``.npz`` file (stored as an absolute path).
         force: replace a different run already in ``out``.
 
     Yields:
         The started :class:`PathRecorder`.
+
+    Raises:
+        SpecError: a bad argument; a factory that does not import or lives in ``__main__``; a
+            data file that does not exist.
     """
     recorder = PathRecorder(model, every=every, total_steps=total_steps, budget_bytes=budget_bytes)
     run_dir = None
     if out is not None:
-        spec = {"model": type(model).__name__, **recorder.meta(), "total_steps": total_steps}
+        spec = _recording_spec(model, recorder, total_steps, factory, data)
         run_dir = RunDir.open(out, kind="recording", spec=spec, force=force)
     recorder.start()
     try:
@@ -307,9 +388,11 @@ def record(
             recorder.finish()
         if run_dir is not None:
             recorder.save(run_dir)
+            _save_final_weights(run_dir, model)
             run_dir.fail(f"{type(exc).__name__}: {exc}")
         raise
     recorder.finish()
     if run_dir is not None:
         recorder.save(run_dir)
-        run_dir.complete(snapshots=len(recorder.steps()), steps=int(recorder.steps()[-1]))
+        _save_final_weights(run_dir, model)
+        run_dir.complete(snapshots=len(recorder.steps), steps=int(recorder.steps[-1]))

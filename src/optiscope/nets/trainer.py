@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 from torch import nn
 
 from optiscope.errors import SpecError
@@ -28,6 +28,7 @@ from optiscope.nets.data import Dataset, batches, load_dataset
 from optiscope.nets.eigen_tracking import TrainingEigenTracker
 from optiscope.nets.models import build_model, count_parameters
 from optiscope.nets.recorder import PathRecorder, load_path, snapshot_interval
+from optiscope.nets.sharpness import SharpnessTracker
 from optiscope.optimizers import build_optimizer, get_entry, parse_spec
 from optiscope.seeding import global_streams_state, restore_global_streams, seed_global_streams
 from optiscope.store import RunDir
@@ -87,10 +88,23 @@ class TrainConfig(BaseModel):
         default=None, gt=0, description="track the top-2 Hessian eigenvalues over the last N steps (seed 001)"
     )
     track_batch: int = Field(default=100, gt=0, description="samples per stochastic Hessian when tracking")
+    track_sharpness: int | None = Field(
+        default=None,
+        gt=0,
+        description="every K steps: lambda_max of the Hessian (and, for adaptive optimizers, of the "
+        "preconditioned Hessian) on a fixed batch of track_batch samples, beside the stability threshold",
+    )
     divergence_factor: float = Field(
         default=1000.0, gt=1, description="diverged when a batch loss exceeds this times the first one"
     )
     device: str = "cpu"
+
+    @model_serializer(mode="wrap")
+    def _spec(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        fields = handler(self)
+        if fields.get("track_sharpness") is None:  # runs that predate it keep their cache keys
+            fields.pop("track_sharpness", None)
+        return fields
 
     @classmethod
     def build(cls, **fields: Any) -> TrainConfig:
@@ -114,6 +128,7 @@ class TrainRun:
     eigs: pd.DataFrame | None = None
 
     stop_reason: str | None = None
+    sharpness: pd.DataFrame | None = None
 
     def summary(self) -> dict[str, Any]:
         """What the manifest records of the run: how it ended, why, and after how many steps."""
@@ -190,6 +205,12 @@ class _Session:
                 self.model, data.x_train, data.y_train, config.track_eigs,
                 planned_steps(config, len(data.x_train)), config.track_batch, config.seed,
             )  # fmt: skip
+        self.sharpness_tracker: SharpnessTracker | None = None
+        if config.track_sharpness is not None:
+            self.sharpness_tracker = SharpnessTracker(
+                self.model, self.optimizer, data.x_train, data.y_train, config.track_sharpness,
+                config.track_batch, config.seed,
+            )  # fmt: skip
 
     def state(self) -> bytes:
         buffer = io.BytesIO()
@@ -233,6 +254,8 @@ class _Session:
                 break
             if self.eigen_tracker is not None:
                 self.eigen_tracker.after_step(self.steps)
+            if self.sharpness_tracker is not None:
+                self.sharpness_tracker.after_step(self.steps)
             if self.config.max_steps is not None and self.steps >= self.config.max_steps:
                 break
         return self._metrics(epoch, last_loss, time.perf_counter() - began)
@@ -336,9 +359,9 @@ def train_in_run(
 ) -> TrainRun:
     """Train into an open run directory (resuming its finished epochs); the caller completes it.
 
-    What a finished run keeps: ``metrics.parquet``, ``eigs.parquet`` when tracked, the weight
-    path (``path.npz``) and the final state (``checkpoints/final.pt``); the epoch units are
-    only the resume cache.
+    What a finished run keeps: ``metrics.parquet``, ``eigs.parquet`` and ``sharpness.parquet``
+    when tracked, the weight path (``path.npz``) and the final state (``checkpoints/final.pt``);
+    the epoch units are only the resume cache.
     """
     data = load_dataset(
         config.dataset, data_dir=config.data_dir, download=config.download, seed=config.seed,
@@ -376,9 +399,11 @@ def _stored_run(session: _Session, run_dir: RunDir) -> TrainRun:
     stored_path = load_path(run_dir)
     snapshots, steps = (None, None) if stored_path is None else stored_path[:2]
     eigs = run_dir.read_table("eigs") if (run_dir.path / "eigs.parquet").is_file() else None
+    sharpness = run_dir.read_table("sharpness") if (run_dir.path / "sharpness.parquet").is_file() else None
     return TrainRun(
         session.config, run_dir.read_table("metrics"), str(summary.get("status", "complete")), session.model,
         int(summary.get("steps", session.steps)), snapshots, steps, run_dir, eigs, summary.get("stopped"),
+        sharpness,
     )  # fmt: skip
 
 
@@ -430,6 +455,8 @@ def _resume(session: _Session, run_dir: RunDir | None, recorder: PathRecorder | 
     session.stop_reason = meta.get("stop_reason")
     if session.eigen_tracker is not None:
         session.eigen_tracker.restore(arrays, meta)
+    if session.sharpness_tracker is not None:
+        session.sharpness_tracker.restore(arrays, meta)
     if recorder is not None:
         recorder.resume(
             np.concatenate([unit[0]["snapshots"] for unit in units]),
@@ -454,6 +481,10 @@ def _store_epoch(
         tracker_arrays, tracker_meta = session.eigen_tracker.state()
         arrays |= tracker_arrays
         meta |= tracker_meta
+    if session.sharpness_tracker is not None:
+        tracker_arrays, tracker_meta = session.sharpness_tracker.state()
+        arrays |= tracker_arrays
+        meta |= tracker_meta
     run_dir.save_unit(f"epoch-{epoch:05d}", arrays, meta)
 
 
@@ -466,16 +497,19 @@ def _finish(session: _Session, recorder: PathRecorder | None, run_dir: RunDir | 
     snapshots = steps = None
     if recorder is not None:
         recorder.finish(session.steps)
-        snapshots, steps = recorder.snapshots(), recorder.steps()
+        snapshots, steps = recorder.snapshots, recorder.steps
     eigs = None if session.eigen_tracker is None else session.eigen_tracker.frame()
+    sharpness = None if session.sharpness_tracker is None else session.sharpness_tracker.frame()
     if run_dir is not None and not run_dir.cached:
         run_dir.write_table("metrics", metrics)
         if eigs is not None:
             run_dir.write_table("eigs", eigs)
+        if sharpness is not None:
+            run_dir.write_table("sharpness", sharpness)
         if recorder is not None:
             recorder.save(run_dir)
         run_dir.write_bytes(FINAL_CHECKPOINT, session.state())
     return TrainRun(
         session.config, metrics, session.status, session.model, session.steps, snapshots, steps, run_dir,
-        eigs, session.stop_reason,
+        eigs, session.stop_reason, sharpness,
     )  # fmt: skip

@@ -15,7 +15,7 @@ the batched lanes are tested against.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,7 +35,10 @@ from optiscope.paths.pathset import PathSet
 from optiscope.seeding import seed_global_streams
 from optiscope.surfaces import Surface
 
-__all__ = ["EngineOptions", "run", "run_block"]
+__all__ = ["EngineOptions", "LaneOptimizer", "run", "run_block"]
+
+LaneOptimizer = Callable[[torch.nn.Parameter], torch.optim.Optimizer]
+"""Builds a lane's optimizer over its ``(rows, 2)`` parameter (see ``run_block``)."""
 
 _MAX_STEPS = 1_000_000
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -114,10 +117,12 @@ def _as_starts(starts: Tensor | np.ndarray | Sequence[Sequence[float]], surface:
 class _Lane:
     """A contiguous group of rows of one block moved by one optimizer instance."""
 
-    def __init__(self, spec: OptimizerSpec, rows: slice, starts: Tensor) -> None:
+    def __init__(
+        self, spec: OptimizerSpec, rows: slice, starts: Tensor, build: LaneOptimizer | None = None
+    ) -> None:
         self.rows = rows
         self.param = torch.nn.Parameter(starts[rows].clone())
-        self.optimizer = build_optimizer(spec, [self.param])
+        self.optimizer = build(self.param) if build is not None else build_optimizer(spec, [self.param])
         self.active = torch.ones(rows.stop - rows.start, dtype=torch.bool, device=starts.device)
         self.running = True
         self.all_active = True
@@ -141,6 +146,7 @@ def run_block(
     *,
     run_ids: np.ndarray | None = None,
     total_runs: int | None = None,
+    lane_optimizer: LaneOptimizer | None = None,
 ) -> dict[str, np.ndarray]:
     """Run one optimizer config from every start point (one unit of work).
 
@@ -151,6 +157,10 @@ def run_block(
         options: engine options.
         run_ids: global run index of each start (seeds per-run gradient noise); default ``0..n-1``.
         total_runs: number of runs in the whole job (the noise is drawn for all of them).
+        lane_optimizer: builds the one optimizer that moves every row as a single lane, given
+            the ``(n, 2)`` parameter; ``spec`` then only names the entry whose flags apply. A
+            batch of tuning trials uses it: each row carries its own hyperparameters
+            (:mod:`optiscope.tuning.rowwise`), so hundreds of configurations share one step.
 
     Returns:
         Arrays ``points (n, steps+1, 2)``, ``losses (n, steps+1)``, ``grad_norms (n, steps+1)``,
@@ -168,7 +178,9 @@ def run_block(
     total_runs = total_runs or int(run_ids_t.max()) + 1
 
     seed_global_streams(options.seed)
-    if options.batched and entry.elementwise:
+    if lane_optimizer is not None:
+        lanes = [_Lane(spec, slice(0, n), starts_t, lane_optimizer)]
+    elif options.batched and entry.elementwise:
         lanes = [_Lane(spec, slice(0, n), starts_t)]
     else:
         lanes = [_Lane(spec, slice(i, i + 1), starts_t) for i in range(n)]

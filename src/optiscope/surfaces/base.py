@@ -34,6 +34,8 @@ class Surface:
         starts: further start points suggested by the source (seed 004 names one per surface).
         view: ``(elevation, azimuth)`` in degrees for 3-D figures.
         zlim: z-limits that keep a 3-D figure readable, or ``None`` for automatic.
+        axis_names: the names of the two parameters, for axis labels (``("w1", "w2")`` for a
+            network's weights, ``("theta0", "theta1")`` for a line's coefficients).
         stochastic: optional mini-batch loss ``(points, generator) -> losses``; when present the
             path engine follows its gradient (real mini-batch noise) instead of ``function``'s.
         options: the options this surface was built with (noise mode, seed, ...), for manifests.
@@ -50,6 +52,7 @@ class Surface:
     starts: tuple[Point, ...] = ()
     view: tuple[float, float] = (30.0, -60.0)
     zlim: tuple[float, float] | None = None
+    axis_names: tuple[str, str] = ("x", "y")
     stochastic: Callable[[Tensor, torch.Generator], Tensor] | None = field(default=None, repr=False)
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -93,6 +96,7 @@ class Surface:
             "starts": [list(point) for point in self.starts],
             "minima": [list(point) for point in self.minima],
             "minimum_value": self.minimum_value,
+            "axis_names": list(self.axis_names),
             "stochastic": self.stochastic is not None,
             "options": dict(self.options),
         }

@@ -130,6 +130,7 @@ def _regression(loss: str, n_samples: Any, data_seed: Any, noise_std: Any, batch
         function=function,
         domain=((-3.0, 7.0), (-2.0, 8.0)),
         start=(-2.0, -1.0),
+        axis_names=("theta0", "theta1"),
         minima=(minimum,),
         minimum_value=minimum_value,
         formula=reductions[loss],

@@ -177,6 +177,7 @@ def pathological() -> Surface:
         function=_pathological,
         domain=((-8.0, 8.0), (-8.0, 8.0)),
         start=(7.0, 7.0),
+        axis_names=("w1", "w2"),
         formula="tanh(w1)^2 + 0.01|w1| + sigmoid(w2)",
         description="Saturated tanh and sigmoid make both gradients tiny at the start (7, 7); "
         "the infimum 0 lies at w1 = 0, w2 -> -inf (seed 002).",

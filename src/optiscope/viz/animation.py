@@ -7,7 +7,9 @@ filled contour, and as loss curves growing over time.
 Every animation is one matplotlib ``Figure`` (Agg canvas, no pyplot state) drawn once per frame;
 the frames are encoded in memory. A run longer than the frame budget is subsampled: frame ``k``
 shows step ``frame_steps(...)[k]``, so the animation always ends at the last step any run took.
-A run that stopped early (converged or diverged; NaN afterwards) rests at its last position.
+A run that stopped early (converged or diverged; NaN afterwards) rests at its last position; a run
+that leaves the drawn window stops on its border as a diamond marked "left at step k". The frame
+counter sits above the axes, inside the layout, with notes on what the drawing hides.
 
 Size guard: frames are 6 x 5 in at 80 dpi (480 x 400 px). When the encoding is larger than
 ``max_bytes`` it is redone with a third fewer frames and a fifth less dpi, at most four times,
@@ -30,14 +32,28 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.lines import Line2D
+from matplotlib.text import Text
 from PIL import Image
 
 from optiscope.errors import SpecError
 from optiscope.paths import PathSet
-from optiscope.viz.levels import contour_levels
-from optiscope.viz.palette import colour_for
+from optiscope.viz.levels import contour_levels, label_colorbar
+from optiscope.viz.palette import line_style_for
 from optiscope.viz.path_figures import format_loss
-from optiscope.viz.surface3d import auto_zlim, draw_surface, drawn_runs, lift_path
+from optiscope.viz.path_marks import (
+    START_STYLE,
+    WindowedTrack,
+    config_handle,
+    end_style,
+    exit_slots,
+    exit_style,
+    grid_window,
+    marker_handles,
+    place_exit_note,
+    window_track,
+)
+from optiscope.viz.path_window import Window
+from optiscope.viz.surface3d import auto_zlim, draw_surface, drawn_runs, lift_path, path_zlim
 
 __all__ = [
     "FORMATS",
@@ -54,6 +70,7 @@ _FRAME_SIZE = (6.0, 5.0)
 _DPI = 80
 _RETRIES = 4
 _HOLD_LAST_MS = 1000
+_MAX_EXIT_NOTES = 12  # more exits than this are marked without their "left at step k" note
 
 
 @dataclass
@@ -98,64 +115,124 @@ def current_loss_labels(paths: PathSet, step: int) -> list[str]:
     return texts
 
 
-def _live_legend(figure: Figure, paths: PathSet) -> Legend:
-    """One entry per config below the axes, in its colour; the texts are rewritten every frame."""
+def _live_legend(figure: Figure, paths: PathSet, exited: bool) -> Legend:
+    """One entry per config below the axes, in its colour, line style and marker (the ball), then
+    the start and exit markers; the configs' texts are rewritten every frame."""
     handles = [
-        Line2D([], [], color=colour_for(config), marker="o", markeredgecolor="black")
-        for config in range(len(paths.labels))
-    ]
+        config_handle(config, text) for config, text in enumerate(current_loss_labels(paths, 0))
+    ] + marker_handles(exited)
     return figure.legend(
-        handles,
-        current_loss_labels(paths, 0),
+        handles=handles,
         loc="outside lower center",
-        ncol=1 if len(handles) <= 4 else 2,
+        ncol=1 if len(handles) <= 5 else 2,
         fontsize=7,
         frameon=False,
     )
+
+
+@dataclass
+class _Mover:
+    """One drawn run: its path cut to the window, and the artists that follow it."""
+
+    run: int
+    windowed: WindowedTrack
+    trail: Line2D
+    ball: Line2D
+    exit: Line2D
+    note: Text | None  # "left at step k"; None when too many runs would crowd the frame
+    slot: int  # how many notes of earlier runs may sit at the same spot
+
+    def artists(self) -> list[Artist]:
+        return [self.trail, self.ball, self.exit, *([self.note] if self.note is not None else [])]
+
+
+def _mover(axes: Axes, run: int, config: int, windowed: WindowedTrack, slot: int | None) -> _Mover:
+    """Artists of one run: its start (drawn once), trail, ball (its config's marker), exit ring
+    and, unless ``slot`` is None, the note that says when it left."""
+    empty = ([], [], []) if axes.name == "3d" else ([], [])
+    colour, linestyle, _ = line_style_for(config)
+    if windowed.inside[0]:
+        axes.plot(*windowed.track[0, :, None], linestyle="none", **START_STYLE, zorder=6, gid="start")
+    (trail,) = axes.plot(*empty, color=colour, linestyle=linestyle, linewidth=1.6, zorder=5, gid="trail")
+    (ball,) = axes.plot(*empty, linestyle="none", **end_style(config), zorder=7, gid="ball")
+    (exit_marker,) = axes.plot(*empty, linestyle="none", **exit_style(config), zorder=7, gid="exit")
+    note = None
+    if slot is not None:
+        position = (0.0, 0.0, 0.0) if axes.name == "3d" else (0.0, 0.0)
+        note = axes.text(*position, "", fontsize=6, zorder=8, gid="exit-note")
+        note.set_in_layout(False)
+    return _Mover(run, windowed, trail, ball, exit_marker, note, slot or 0)
+
+
+def _place(artist: Line2D, rows: np.ndarray) -> None:
+    """Move a 2-D or 3-D line to ``rows`` (shape ``(k, 2 or 3)``)."""
+    artist.set_data(rows[:, 0], rows[:, 1])
+    if rows.shape[1] == 3:
+        artist.set_3d_properties(rows[:, 2])
+
+
+def _follow(mover: _Mover, step: int, window: Window) -> None:
+    """Put ``mover``'s trail and ball at ``step``; a ball that left the window waits on its border
+    as a ring, with "left at step k" next to it."""
+    point, left_at = mover.windowed.position(step)
+    _place(mover.trail, mover.windowed.upto(step))
+    nowhere = np.empty((0, mover.windowed.track.shape[1]))
+    here = nowhere if point is None else point[None, :]
+    _place(mover.ball, here if left_at is None else nowhere)
+    _place(mover.exit, here if left_at is not None else nowhere)
+    if mover.note is not None:
+        mover.note.set_visible(left_at is not None)
+        if left_at is not None and point is not None:
+            place_exit_note(mover.note, point, left_at, window, mover.slot)
 
 
 def _scene(
     paths: PathSet,
     title: str,
     max_runs: int,
-    background: Callable[[Figure], Axes],
-    track_of: Callable[[int, int], np.ndarray],
+    background: Callable[[Figure], tuple[Axes, list[str]]],
+    track_of: Callable[[int], np.ndarray],
+    window: Window,
     dpi: int,
 ) -> _Scene:
-    """One figure: ``background(figure)`` draws what stays and returns the axes; then a trail and a
-    ball per drawn run, a legend with each config's current loss, and a step counter (which also
-    keeps every frame distinct: GIF encoders merge identical frames).
+    """One figure: ``background(figure)`` draws what stays and returns the axes and notes on what
+    the drawing hides; then per drawn run a start marker, a trail and a ball, a legend with each
+    config's current loss, and a step counter above the axes (it also keeps every frame distinct:
+    GIF encoders merge identical frames).
 
-    ``track_of(run, last)`` gives the run's positions ``0..last`` as rows of 2 or 3 coordinates.
+    ``track_of(run)`` gives the run's positions ``0..n_steps`` as rows of 2 or 3 coordinates; they
+    are cut to ``window`` (first two coordinates), and a run leaving it stops on the border.
     """
     figure = Figure(figsize=_FRAME_SIZE, dpi=dpi, layout="constrained")
-    axes = background(figure)
-    axes.set_title(title, fontsize=9)
-    empty = ([], [], []) if axes.name == "3d" else ([], [])
-    movers: list[tuple[int, Line2D, Line2D]] = []
-    for run, config in drawn_runs(paths, max_runs):
-        colour = colour_for(config)
-        (trail,) = axes.plot(*empty, "-", color=colour, linewidth=1.5, zorder=5)
-        (ball,) = axes.plot(*empty, "o", color=colour, markersize=7, markeredgecolor="black", zorder=6)
-        movers.append((run, trail, ball))
-    legend = _live_legend(figure, paths)
-    counter = figure.text(0.99, 0.99, "", ha="right", va="top", fontsize=7)
+    axes, notes = background(figure)
+    figure.suptitle(title, fontsize=9)
+    runs = drawn_runs(paths, max_runs)
+    windowed = [window_track(track_of(run), window) for run, _ in runs]
+    slots = exit_slots(windowed, window)
+    exits = sum(slot is not None for slot in slots)
+    movers = [
+        _mover(axes, run, config, track, slot if exits <= _MAX_EXIT_NOTES else None)
+        for (run, config), track, slot in zip(runs, windowed, slots, strict=True)
+    ]
+    legend = _live_legend(figure, paths, exited=exits > 0)
+    texts = legend.get_texts()[: len(paths.labels)]
     last_step = int(paths.n_steps.max())
+    # A text above the axes, not their title: a hidden title is moved off the figure when the
+    # background is drawn for blitting.
+    write = axes.text2D if axes.name == "3d" else axes.text
+    counter = write(
+        0.5, 1.02, "", transform=axes.transAxes, ha="center", va="bottom", fontsize=8, gid="counter"
+    )
 
     def update(step: int) -> None:
-        for run, trail, ball in movers:
-            track = track_of(run, min(step, int(paths.n_steps[run])))
-            trail.set_data(*track.T[:2])
-            ball.set_data(*track[-1:].T[:2])
-            if track.shape[1] == 3:
-                trail.set_3d_properties(track[:, 2])
-                ball.set_3d_properties(track[-1:, 2])
-        for text, label in zip(legend.get_texts(), current_loss_labels(paths, step), strict=True):
+        for mover in movers:
+            _follow(mover, min(step, int(paths.n_steps[mover.run])), window)
+        for text, label in zip(texts, current_loss_labels(paths, step), strict=True):
             text.set_text(label)
-        counter.set_text(f"step {step} / {last_step}")
+        counter.set_text("\n".join([f"step {step} / {last_step}", *notes]))
 
-    moving: list[Artist] = [artist for _, trail, ball in movers for artist in (trail, ball)]
-    return _Scene(figure, update, [*moving, *legend.get_texts(), counter])
+    moving: list[Artist] = [artist for mover in movers for artist in mover.artists()]
+    return _Scene(figure, update, [*moving, *texts, counter])
 
 
 def _draw_frames(scene: _Scene, steps: np.ndarray) -> Iterator[np.ndarray]:
@@ -262,13 +339,14 @@ def animate_surface_3d(
     fmt: str = "gif",
     max_runs_per_config: int = 20,
     max_bytes: int = MAX_BYTES,
+    axis_names: tuple[str, str] = ("x", "y"),
 ) -> bytes:
     """The rolling ball: each run's ball rolls along its path on the 3-D surface, leaving a trail.
 
     Args:
         xs, ys: grid axes, shapes ``(nx,)`` and ``(ny,)``.
         zs: surface values, shape ``(ny, nx)`` (``Surface.grid`` order).
-        paths: the runs; each config keeps its colour from :func:`colour_for`.
+        paths: the runs; each config keeps its colour, line style and marker.
         title: figure title (name the surface and its formula).
         view: ``(elevation, azimuth)`` in degrees (``Surface.view``).
         zlim: z-limits (``Surface.zlim``); ``None`` picks them with :func:`auto_zlim`. Losses and
@@ -278,6 +356,7 @@ def animate_surface_3d(
         fmt: ``"gif"`` (pillow) or ``"mp4"`` (H.264, needs ``optiscope[video]``).
         max_runs_per_config: at most this many starts are drawn per config.
         max_bytes: size limit of the encoding (see the module docstring).
+        axis_names: names of the two coordinates (``Surface.axis_names`` where it has them).
 
     Returns:
         The encoded animation.
@@ -286,18 +365,20 @@ def animate_surface_3d(
         SpecError: unknown ``fmt``, mp4 without imageio-ffmpeg, or no encoding under ``max_bytes``.
     """
     xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
-    limits = zlim if zlim is not None else auto_zlim(zs)
+    window = grid_window(xs, ys)
+    runs = [run for run, _ in drawn_runs(paths, max_runs_per_config)]
+    limits = path_zlim(paths, runs, window, zlim if zlim is not None else auto_zlim(zs))
 
-    def background(figure: Figure) -> Axes:
+    def background(figure: Figure) -> tuple[Axes, list[str]]:
         axes = figure.add_subplot(projection="3d")
-        draw_surface(axes, xs, ys, zs, limits, view)
+        notes = draw_surface(axes, xs, ys, zs, limits, view, axis_names)
         axes.tick_params(labelsize=6)
-        return axes
+        return axes, notes
 
-    def track_of(run: int, last: int) -> np.ndarray:
-        return lift_path(paths, run, last, xs, ys, limits)
+    def track_of(run: int) -> np.ndarray:
+        return lift_path(paths, run, limits)
 
-    build = partial(_scene, paths, title, max_runs_per_config, background, track_of)
+    build = partial(_scene, paths, title, max_runs_per_config, background, track_of, window)
     return _render(build, paths, frames, fps, fmt, max_bytes)
 
 
@@ -313,21 +394,27 @@ def animate_contour(
     fmt: str = "gif",
     max_runs_per_config: int = 20,
     max_bytes: int = MAX_BYTES,
+    axis_names: tuple[str, str] = ("x", "y"),
 ) -> bytes:
-    """The rolling ball seen from above, on the filled contour. Arguments as :func:`animate_surface_3d`."""
+    """The rolling ball seen from above, on the filled contour. Arguments as :func:`animate_surface_3d`.
+
+    Grid points where the loss is not finite stay blank (white), as in the static contour.
+    """
     xs, ys, zs = (np.asarray(values, dtype=float) for values in (xs, ys, zs))
+    window = grid_window(xs, ys)
 
-    def background(figure: Figure) -> Axes:
+    def background(figure: Figure) -> tuple[Axes, list[str]]:
         axes = figure.add_subplot()
-        filled = axes.contourf(xs, ys, zs, levels=contour_levels(zs), cmap="viridis")
-        figure.colorbar(filled, ax=axes, label="loss")
-        axes.set(xlim=(xs[0], xs[-1]), ylim=(ys[0], ys[-1]), xlabel="x", ylabel="y")
-        return axes
+        filled = axes.contourf(xs, ys, np.ma.masked_invalid(zs), levels=contour_levels(zs), cmap="viridis")
+        label_colorbar(figure.colorbar(filled, ax=axes, label="loss"))
+        axes.set(xlim=window[0], ylim=window[1], xlabel=axis_names[0], ylabel=axis_names[1])
+        blank = int((~np.isfinite(zs)).sum())
+        return axes, [f"blank: {blank} grid points where the loss is not finite"] if blank else []
 
-    def track_of(run: int, last: int) -> np.ndarray:
-        return paths.points[run, : last + 1]
+    def track_of(run: int) -> np.ndarray:
+        return paths.points[run, : int(paths.n_steps[run]) + 1]
 
-    build = partial(_scene, paths, title, max_runs_per_config, background, track_of)
+    build = partial(_scene, paths, title, max_runs_per_config, background, track_of, window)
     return _render(build, paths, frames, fps, fmt, max_bytes)
 
 
@@ -368,15 +455,18 @@ def animate_loss(
     (low, high), use_log = _loss_limits(paths, log)
     losses = np.where(np.isfinite(paths.losses), paths.losses, np.nan)
 
-    def background(figure: Figure) -> Axes:
+    window = ((0.0, float(max(int(paths.n_steps.max()), 1))), (low, high))
+
+    def background(figure: Figure) -> tuple[Axes, list[str]]:
         axes = figure.add_subplot()
         axes.set_yscale("log" if use_log else "linear")
-        axes.set(xlim=(0, max(int(paths.n_steps.max()), 1)), ylim=(low, high), xlabel="step", ylabel="loss")
+        axes.set(xlim=window[0], ylim=window[1], xlabel="step", ylabel="loss")
         axes.grid(alpha=0.3)
-        return axes
+        return axes, []
 
-    def track_of(run: int, last: int) -> np.ndarray:
+    def track_of(run: int) -> np.ndarray:
+        last = int(paths.n_steps[run])
         return np.column_stack([np.arange(last + 1), losses[run, : last + 1]])
 
-    build = partial(_scene, paths, title, max_runs_per_config, background, track_of)
+    build = partial(_scene, paths, title, max_runs_per_config, background, track_of, window)
     return _render(build, paths, frames, fps, fmt, max_bytes)

@@ -19,6 +19,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from optiscope.viz.palette import colour_for
+from optiscope.viz.training_figures import integer_ticks, log_scale_if_wide, mark_diverged
 
 __all__ = [
     "along_direction_figure",
@@ -56,10 +57,11 @@ def _plot_finite(axes: Axes, xs: pd.Series, ys: pd.Series, style: str, **kwargs:
 
 
 def _log_if_positive(axes: Axes, lines: Sequence[Line2D]) -> None:
-    """Log y scale when every plotted point of ``lines`` is > 0 (and there is at least one)."""
+    """Log y scale when every plotted point of ``lines`` is > 0 and they span more than a decade
+    (:func:`log_scale_if_wide`, which also floors the axis under far outliers)."""
     values = np.concatenate([np.empty(0), *(np.asarray(line.get_ydata(), dtype=float) for line in lines)])
     if values.size and (values > 0).all():
-        axes.set_yscale("log")
+        log_scale_if_wide(axes, values)
 
 
 def _run_legend(figure: Figure, handles: Sequence[Line2D]) -> None:
@@ -74,20 +76,38 @@ def _run_legend(figure: Figure, handles: Sequence[Line2D]) -> None:
     )
 
 
-def _run_label(label: str, frame: pd.DataFrame) -> str:
-    """The run's legend label, marked ``(diverged)`` when its last training loss is not finite."""
+def _run_label(label: str, frame: pd.DataFrame, diverged: bool = False) -> str:
+    """The run's legend label, marked ``(diverged)`` when it did or its last training loss is not finite."""
     last = float(frame["train_loss"].iloc[-1])
-    return label if np.isfinite(last) else f"{label} (diverged)"
+    return label if np.isfinite(last) and not diverged else f"{label} (diverged)"
+
+
+def _mark_diverged_runs(
+    axes: Axes, metrics: Mapping[str, pd.DataFrame], x: str, diverged: Mapping[str, str]
+) -> None:
+    """Mark where each run in ``diverged`` stops on the loss panel, one note per run, stacked."""
+    slot = 0
+    for index, (label, frame) in enumerate(metrics.items()):
+        if label in diverged:
+            xs, ys = frame[x].to_numpy(), frame["train_loss"].to_numpy()
+            mark_diverged(axes, xs, ys, f"{label}: {diverged[label]}", colour=colour_for(index), slot=slot)
+            slot += 1
 
 
 def training_comparison_figure(
-    metrics: Mapping[str, pd.DataFrame], *, title: str, x: Literal["steps", "epoch"] = "steps"
+    metrics: Mapping[str, pd.DataFrame],
+    *,
+    title: str,
+    x: Literal["steps", "epoch"] = "steps",
+    diverged: Mapping[str, str] | None = None,
 ) -> Figure:
     """Three panels over runs: training loss, test accuracy, full training-set gradient norm.
 
     NaN/inf points (a diverged run) are left out of that run's lines, and its legend label ends
-    with ``(diverged)`` when its last training loss is not finite. The loss panel is log-scaled
-    when every plotted loss is > 0, the gradient panel when every plotted norm is > 0.
+    with ``(diverged)`` when it is in ``diverged`` or its last training loss is not finite; a run
+    in ``diverged`` is also marked where its loss line stops. The loss panel is log-scaled when
+    every plotted loss is > 0 and they span more than a decade, the gradient panel likewise;
+    far outliers below the bulk are floored (:func:`~optiscope.viz.levels.floor_log_axis`).
 
     Args:
         metrics: run label -> its per-epoch metrics (columns ``epoch, steps, train_loss,
@@ -95,6 +115,7 @@ def training_comparison_figure(
         title: names the model, data set and what is compared.
         x: the column on the x axis: ``"steps"`` (optimizer steps, fair across batch sizes) or
             ``"epoch"``.
+        diverged: run label -> what to write where it stopped (``"diverged at step 28"``).
 
     Returns:
         A constrained-layout figure with one row of three axes and one legend.
@@ -107,23 +128,25 @@ def training_comparison_figure(
     _check_frames(metrics, (x, "train_loss", "test_accuracy", "grad_norm"), "metrics")
     figure = Figure(figsize=(15.0, 4.8), layout="constrained")
     loss, accuracy, gradient = figure.subplots(1, 3)
-    handles = []
+    handles, diverged = [], diverged or {}
     for index, (label, frame) in enumerate(metrics.items()):
         colour = colour_for(index)
-        run_label = _run_label(label, frame)
+        run_label = _run_label(label, frame, label in diverged)
         handles.append(_plot_finite(loss, frame[x], frame["train_loss"], "-", color=colour, label=run_label))
         _plot_finite(accuracy, frame[x], frame["test_accuracy"], "-", color=colour)
         _plot_finite(gradient, frame[x], frame["grad_norm"], "o-", color=colour, markersize=3)
-    _log_if_positive(loss, loss.get_lines())
+    _log_if_positive(loss, handles)
     _log_if_positive(gradient, gradient.get_lines())
+    _mark_diverged_runs(loss, metrics, x, diverged)
     xlabel = _X_LABELS[x]
     loss.set(title="training loss", xlabel=xlabel, ylabel="cross-entropy loss")
     accuracy.set(title="test accuracy", xlabel=xlabel, ylabel="accuracy", ylim=(0, 1))
     gradient.set(title="full training-set gradient norm", xlabel=xlabel, ylabel="||grad L||")
     for axes in (loss, accuracy, gradient):
         axes.grid(alpha=0.3)
+    integer_ticks((loss, accuracy, gradient))
     _run_legend(figure, handles)
-    figure.suptitle(title)
+    figure.suptitle(title, wrap=True)
     return figure
 
 
@@ -171,7 +194,7 @@ def per_class_accuracy_figure(metrics: Mapping[str, pd.DataFrame], *, title: str
     )
     axes.grid(alpha=0.3, axis="y")
     axes.legend(fontsize=8)
-    figure.suptitle(title)
+    figure.suptitle(title, wrap=True)
     return figure
 
 
@@ -208,8 +231,9 @@ def eigen_ratio_figure(eigs: Mapping[str, pd.DataFrame], *, title: str) -> Figur
     ratio.set(title="ratio of the two largest eigenvalues", xlabel="step", ylabel="λ1 / λ2")
     for axes in (values, ratio):
         axes.grid(alpha=0.3)
+    integer_ticks((values, ratio))
     _run_legend(figure, handles)
-    figure.suptitle(title)
+    figure.suptitle(title, wrap=True)
     return figure
 
 
@@ -236,11 +260,11 @@ def along_direction_figure(curves: Mapping[str, pd.DataFrame], *, title: str) ->
         _plot_finite(axes, frame["e"], frame["loss"], "-", color=colour, label=label)
         _plot_finite(axes, frame["e"], frame["quadratic"], ":", color=colour)
     axes.set(
-        title="loss (solid) and quadratic model (dotted)",
-        xlabel="step along the top eigenvector",
+        title="loss (solid) and quadratic model (dotted), one colour per run",
+        xlabel="step along the top Hessian eigenvector (alpha)",
         ylabel="loss",
     )
     axes.grid(alpha=0.3)
     axes.legend(fontsize=8)
-    figure.suptitle(title)
+    figure.suptitle(title, wrap=True)
     return figure

@@ -9,6 +9,7 @@ from matplotlib.figure import Figure
 
 from optiscope.curvature.density import SpectralDensity
 from optiscope.curvature.errors import CurvatureError
+from optiscope.viz.training_figures import integer_ticks
 
 __all__ = ["density_figure", "ratio_figure"]
 
@@ -18,7 +19,7 @@ def ratio_figure(frame: pd.DataFrame, title: str = "ratio of the two largest Hes
 
     Args:
         frame: :meth:`EigenTracker.to_frame` output (columns ``step`` and ``ratio``).
-        title: axes title.
+        title: axes title, wrapped to the figure's width.
 
     Returns:
         A matplotlib :class:`~matplotlib.figure.Figure` with one axes.
@@ -35,8 +36,9 @@ def ratio_figure(frame: pd.DataFrame, title: str = "ratio of the two largest Hes
     axes.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
     axes.set_xlabel("tracked step")
     axes.set_ylabel(r"$\lambda_1 / \lambda_2$")
-    axes.set_title(title, fontsize=10)
+    axes.set_title(title, fontsize=10, wrap=True)
     axes.grid(True, alpha=0.3)
+    integer_ticks([axes])
     return figure
 
 
@@ -59,6 +61,7 @@ def density_figure(density: SpectralDensity, floor: float = 1e-8) -> Figure:
         f"Hessian spectral density (SLQ: {density.nodes.shape[0]} probes x {density.nodes.shape[1]} steps, "
         f"sigma={density.sigma:.2g})",
         fontsize=9,
+        wrap=True,
     )
     axes.grid(True, which="major", alpha=0.3)
     return figure

@@ -7,7 +7,9 @@ opens with no network; a report with many figures uses :func:`to_div` per figure
 :func:`plotly_js` once.
 
 Sizes stay sane: a surface grid is thinned to at most 150 points per axis, each run's static line
-to at most 500 positions, and at most ``max_runs_per_config`` runs per config are drawn.
+to at most 500 positions, and at most ``max_runs_per_config`` runs per config are drawn. No figure
+fixes its pixel size: each fills the element it is drawn in (``autosize``, responsive config).
+Grid points where the loss is not finite are gaps (blank), never a plateau.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from optiscope.paths import DIVERGED, BasinMap, PathSet
-from optiscope.viz.interactive_frames import add_animation, add_path_lines, drawn_tracks
+from optiscope.viz.interactive_frames import add_animation, add_exit_markers, add_path_lines, drawn_tracks
 from optiscope.viz.levels import contour_levels
 from optiscope.viz.palette import colour_for
+from optiscope.viz.path_marks import grid_window
 
 __all__ = ["basin_figure", "contour_figure", "plotly_js", "surface_3d_figure", "to_div", "to_html"]
 
@@ -32,11 +35,21 @@ MAX_GRID_SIDE = 150
 MAX_TRACK_POINTS = 500
 """A run's static line shows at most this many of its recorded positions, evenly spaced."""
 _HTML_CONFIG = {"responsive": True, "displaylogo": False}
+# Legends go above the plot: below it they collided with the play button and step slider.
+_TOP_LEGEND = {"orientation": "h", "x": 0.0, "y": 1.0, "yanchor": "bottom", "xanchor": "left"}
+_CAMERA_DISTANCE = 2.3  # far enough that the whole box, axis titles included, stays in view
+SCENE_ASPECT = {"x": 1.0, "y": 1.0, "z": 0.6}
+"""Box of a 3-D scene: flatter than a cube, so it fits a wide, short report panel."""
 
 
 def _thin_grid(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Every k-th grid point so that neither axis has more than ``MAX_GRID_SIDE`` points."""
+    """Every k-th grid point so that neither axis has more than ``MAX_GRID_SIDE`` points.
+
+    Non-finite values become NaN, which plotly leaves blank (an infinity would be clipped to the
+    top of the range and drawn as a plateau).
+    """
     xs, ys, zs = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float), np.asarray(zs, dtype=float)
+    zs = np.where(np.isfinite(zs), zs, np.nan)
     step_x = -(-len(xs) // MAX_GRID_SIDE)
     step_y = -(-len(ys) // MAX_GRID_SIDE)
     return xs[::step_x], ys[::step_y], zs[::step_y, ::step_x]
@@ -56,7 +69,7 @@ def _z_range(zs: np.ndarray, zlim: tuple[float, float] | None) -> tuple[float, f
 def _camera(view: tuple[float, float]) -> dict:
     """A plotly camera looking from ``(elevation, azimuth)`` degrees, matplotlib's convention."""
     elevation, azimuth = np.radians(view)
-    eye = 2.0 * np.array(
+    eye = _CAMERA_DISTANCE * np.array(
         [np.cos(elevation) * np.cos(azimuth), np.cos(elevation) * np.sin(azimuth), np.sin(elevation)]
     )
     return {"eye": {"x": float(eye[0]), "y": float(eye[1]), "z": float(eye[2])}}
@@ -89,6 +102,7 @@ def surface_3d_figure(
     max_runs_per_config: int = 20,
     frames: int = 60,
     view: tuple[float, float] = (30.0, -60.0),
+    axis_names: tuple[str, str] = ("x", "y"),
 ) -> go.Figure:
     """Rotatable 3-D surface with every drawn path riding on it, animated step by step.
 
@@ -103,10 +117,12 @@ def surface_3d_figure(
         max_runs_per_config: most runs drawn per config.
         frames: animation frames (fewer when the longest drawn run has fewer steps).
         view: ``(elevation, azimuth)`` of the initial camera, in degrees.
+        axis_names: names of the two coordinates (``Surface.axis_names`` where it has them).
 
     Returns:
-        The figure: surface, one static line per drawn run, then per config a trail and a ball
-        that the play button and the step slider move.
+        The figure: surface, one static line per drawn run, a diamond where a run left the grid,
+        then per config a trail and a ball that the play button and the step slider move (with
+        at least two steps to show).
     """
     xs, ys, zs = _thin_grid(xs, ys, zs)
     low, high = _z_range(zs, zlim)
@@ -119,17 +135,22 @@ def surface_3d_figure(
     figure = go.Figure(_surface_trace(xs, ys, zs, low, high))
     tracks = drawn_tracks(paths, max_runs_per_config, MAX_TRACK_POINTS)
     add_path_lines(figure, paths, tracks, make)
-    add_animation(figure, paths, tracks, frames=frames, make=make, redraw=True, ball_size=5, controls_y=0.0)
+    add_exit_markers(figure, paths, tracks, grid_window(xs, ys), make)
+    add_animation(figure, paths, tracks, frames=frames, make=make, redraw=True, ball_size=5, controls_y=0.12)
     figure.update_layout(
         title={"text": escape(title)},
         scene={
-            "xaxis": {"title": {"text": "x"}, "range": [xs[0], xs[-1]]},
-            "yaxis": {"title": {"text": "y"}, "range": [ys[0], ys[-1]]},
+            "xaxis": {"title": {"text": axis_names[0]}, "range": [xs[0], xs[-1]]},
+            "yaxis": {"title": {"text": axis_names[1]}, "range": [ys[0], ys[-1]]},
             "zaxis": {"title": {"text": "loss"}, "range": [low, high + 2 * lift]},
             "camera": _camera(view),
+            "aspectmode": "manual",
+            "aspectratio": SCENE_ASPECT,
+            "domain": {"y": [0.14 if figure.frames else 0.0, 1.0]},  # room for the controls
         },
-        legend={"orientation": "h", "y": -0.2, "yanchor": "top"},
-        height=750,
+        legend=_TOP_LEGEND,
+        autosize=True,
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
     )
     return figure
 
@@ -164,6 +185,7 @@ def contour_figure(
     minima: Sequence[Sequence[float]] = (),
     max_runs_per_config: int = 20,
     frames: int = 60,
+    axis_names: tuple[str, str] = ("x", "y"),
 ) -> go.Figure:
     """Filled contour of the surface with every drawn path, animated step by step.
 
@@ -176,10 +198,12 @@ def contour_figure(
         minima: known minima, drawn as white stars.
         max_runs_per_config: most runs drawn per config.
         frames: animation frames (fewer when the longest drawn run has fewer steps).
+        axis_names: names of the two coordinates (``Surface.axis_names`` where it has them).
 
     Returns:
-        The figure: contour, one static line per drawn run, the minima, then per config a trail
-        and a ball that the play button and the step slider move.
+        The figure: contour, one static line per drawn run, a diamond where a run left the grid,
+        the minima, then per config a trail and a ball that the play button and the step slider
+        move (with at least two steps to show).
     """
     xs, ys, zs = _thin_grid(xs, ys, zs)
 
@@ -189,6 +213,7 @@ def contour_figure(
     figure = go.Figure(_contour_trace(xs, ys, zs))
     tracks = drawn_tracks(paths, max_runs_per_config, MAX_TRACK_POINTS)
     add_path_lines(figure, paths, tracks, make)
+    add_exit_markers(figure, paths, tracks, grid_window(xs, ys), make)
     if len(minima):
         known = np.asarray(minima, dtype=float).reshape(-1, 2)
         star = {"symbol": "star", "size": 14, "color": "white", "line": {"color": "black", "width": 1}}
@@ -200,10 +225,10 @@ def contour_figure(
     )
     figure.update_layout(
         title={"text": escape(title)},
-        xaxis={"title": {"text": "x"}, "range": [xs[0], xs[-1]]},
-        yaxis={"title": {"text": "y"}, "range": [ys[0], ys[-1]], "scaleanchor": "x"},
-        legend={"orientation": "h", "y": -0.3, "yanchor": "top"},
-        height=750,
+        xaxis={"title": {"text": axis_names[0]}, "range": [xs[0], xs[-1]]},
+        yaxis={"title": {"text": axis_names[1]}, "range": [ys[0], ys[-1]], "scaleanchor": "x"},
+        legend=_TOP_LEGEND,
+        autosize=True,
     )
     return figure
 
@@ -269,8 +294,7 @@ def basin_figure(maps: Sequence[BasinMap], *, title: str) -> go.Figure:
     figure.update_layout(
         title={"text": f"{escape(title)}: minimum reached from each start"},
         coloraxis=_basin_colour_axis(minima),
-        height=480,
-        width=max(420 * len(maps) + 200, 600),
+        autosize=True,
     )
     figure.update_yaxes(title_text="start y", row=1, col=1)
     return figure

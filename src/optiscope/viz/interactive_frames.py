@@ -19,10 +19,13 @@ from optiscope.errors import SpecError
 from optiscope.paths import PathSet
 from optiscope.viz.palette import colour_for
 from optiscope.viz.path_figures import drawn_starts, legend_label
+from optiscope.viz.path_marks import window_track
+from optiscope.viz.path_window import Window
 
 __all__ = [
     "Track",
     "add_animation",
+    "add_exit_markers",
     "add_path_lines",
     "drawn_tracks",
     "frame_steps",
@@ -195,6 +198,8 @@ def add_animation(
 ) -> None:
     """Append the trails and balls to ``figure`` with one frame per shown step, a slider and play.
 
+    Frames, the play button and the slider come only when there are at least two steps to show.
+
     Args:
         figure: a figure holding the surface and the static path lines.
         paths: the runs; ``tracks`` says which of them are drawn.
@@ -213,6 +218,8 @@ def add_animation(
     current = _animated_traces(paths, tracks, shown, last, make)
     _style_animated(current, paths, tracks, ball_size)
     figure.add_traces(current)
+    if len(shown) < 2:  # nothing to play: the balls rest at the ends, and no button says otherwise
+        return
     indices = list(range(first_index, len(figure.data)))
     figure.frames = [
         go.Frame(
@@ -224,3 +231,53 @@ def add_animation(
     ]
     menus, sliders = _controls([str(step) for step in shown], redraw, controls_y)
     figure.update_layout(updatemenus=menus, sliders=sliders)
+
+
+def add_exit_markers(
+    figure: go.Figure,
+    paths: PathSet,
+    tracks: list[Track],
+    window: Window,
+    make: MakeTrace,
+    *,
+    most_texts: int = 12,
+) -> None:
+    """One trace per config with a diamond where each drawn run left ``window``.
+
+    The figure clips a path at its axes, so without these a run that left would just stop. Hover
+    (and, with at most ``most_texts`` exits in the figure, a label) says "left at step k".
+    """
+    found: dict[int, list[tuple[int, np.ndarray]]] = {}
+    for track in tracks:
+        last = int(paths.n_steps[track.run])
+        recorded = np.column_stack([paths.points[track.run, : last + 1], paths.losses[track.run, : last + 1]])
+        found.setdefault(track.config, []).extend(window_track(recorded, window).exits)
+    with_text = sum(len(exits) for exits in found.values()) <= most_texts
+    for config, exits in found.items():
+        if not exits:
+            continue
+        steps = np.array([step for step, _ in exits], dtype=float)
+        border = np.array([point for _, point in exits])
+        trace = make(border[:, 0], border[:, 1], border[:, 2], steps)
+        notes = [f"left at step {step:g}" for step in steps]
+        trace.update(
+            name=f"{paths.labels[config]}: left the window",
+            meta={"role": "exit", "config": config},
+            legendgroup=paths.labels[config],
+            showlegend=False,
+            mode="markers+text" if with_text else "markers",
+            text=notes,
+            textposition="bottom center",
+            marker={
+                "symbol": "diamond",
+                "size": 9,
+                "color": colour_for(config),
+                "line": {"color": "black", "width": 1},
+            },
+            hovertemplate=hover_template(paths.labels[config], paths.specs[config]).replace(
+                "<extra>", "<br>%{text} (the border point)<extra>"
+            ),
+        )
+        if isinstance(trace, go.Scatter):
+            trace.update(cliponaxis=False)  # a marker on the border would be cut in half
+        figure.add_trace(trace)

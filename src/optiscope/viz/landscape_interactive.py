@@ -2,9 +2,11 @@
 
 The same inputs as :mod:`optiscope.viz.landscape_figures` (a 2-D ``LandscapeGrid``, a
 ``PathProjection``, the centre gradient on the plane); each function returns a
-``plotly.graph_objects.Figure`` that the report stores as plotly JSON. Hover gives alpha, beta and
-the loss (and the step on the path); the share of the path's motion the plane captures, with the
-off-plane warning below 10 %, is written on the figure. Nothing here evaluates a loss or writes a file.
+``plotly.graph_objects.Figure`` that the report stores as plotly JSON, sized by the element it is
+drawn in (no fixed pixel size). Grid points where the loss is not finite are blank. Hover gives
+alpha, beta and the loss (and the step on the path); the share of the path's motion the plane
+captures, with the off-plane warning below 10 %, is written on the figure. Nothing here evaluates
+a loss or writes a file.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import plotly.graph_objects as go
 
 from optiscope.landscape.grid import LandscapeGrid
 from optiscope.landscape.projection import PathProjection, PlaneGradient
-from optiscope.viz.interactive import _camera, _contour_trace, _thin_grid, _z_range
+from optiscope.viz.interactive import SCENE_ASPECT, _camera, _contour_trace, _thin_grid, _z_range
 from optiscope.viz.landscape_figures import (
     capture_note,
     descent_arrow,
@@ -158,9 +160,12 @@ def landscape_surface_plotly(
             "yaxis": {"title": {"text": "beta"}},
             "zaxis": {"title": {"text": "loss"}},
             "camera": _camera(view),
+            "aspectmode": "manual",
+            "aspectratio": SCENE_ASPECT,
         },
         legend={"orientation": "h", "y": -0.05, "yanchor": "top"},
-        height=700,
+        autosize=True,
+        margin={"l": 10, "r": 10, "t": 80, "b": 10},
     )
     return figure
 
@@ -239,6 +244,6 @@ def landscape_contour_plotly(
         xaxis={"title": {"text": "alpha"}, "range": [alphas.min(), alphas.max()]},
         yaxis={"title": {"text": "beta"}, "range": [betas.min(), betas.max()]},
         legend={"orientation": "h", "y": -0.15, "yanchor": "top"},
-        height=650,
+        autosize=True,
     )
     return figure

@@ -1,53 +1,295 @@
-"""Static figures of optimizer paths on a 2-D surface: contour + paths, loss vs step, basins.
+"""Static figures of optimizer paths on a 2-D surface: contour + paths, small multiples, basins.
 
 Every function takes stored arrays (a surface grid, a :class:`PathSet`, basin maps) and returns
 a matplotlib ``Figure``; nothing here runs an optimizer or writes a file.
+
+What a reader can rely on: every drawn path has a start marker (white circle) and either an end
+marker (its config's marker, at its last finite position) or, when it ends outside the window, an
+exit ring where it crossed the border, with the step it left at; the axes are named after the
+surface's parameters; the legend says how each config's runs ended (the runs table's outcome).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
-from matplotlib.colors import BoundaryNorm, ListedColormap
+from matplotlib import patheffects
+from matplotlib.axes import Axes
+from matplotlib.contour import QuadContourSet
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
-from optiscope.paths import DIVERGED, BasinMap, PathSet
-from optiscope.viz.levels import contour_levels
-from optiscope.viz.palette import colour_for
+from optiscope.paths import PathSet
+from optiscope.viz.basin_figures import basin_figure
+from optiscope.viz.levels import contour_levels, label_colorbar
+from optiscope.viz.loss_figures import loss_curves
+from optiscope.viz.palette import line_style_for, outline_for
+from optiscope.viz.path_labels import (
+    drawn_runs,
+    drawn_starts,
+    format_loss,
+    legend_label,
+    outcome_step,
+    outcome_text,
+)
+from optiscope.viz.path_window import Window, clip_track, fit_window, inside_window
 
-__all__ = ["basin_figure", "contour_with_paths", "drawn_starts", "format_loss", "legend_label", "loss_curves"]
+__all__ = [
+    "basin_figure",
+    "contour_panels",
+    "contour_with_paths",
+    "drawn_runs",
+    "drawn_starts",
+    "format_loss",
+    "legend_label",
+    "loss_curves",
+    "needs_panels",
+]
 
-_MAX_DRAWN_PER_CONFIG = 60
+AxisNames = tuple[str, str]
+_START_STYLE = {
+    "zorder": 4,
+    "marker": "o",
+    "color": "white",
+    "markeredgecolor": "black",
+    "markersize": 7,
+    "linestyle": "none",
+}
+_EXIT_SIZE = 15
+_NOTE_BOX = {"facecolor": "white", "alpha": 0.85, "edgecolor": "none", "pad": 1.5}
 
 
-def format_loss(value: float) -> str:
-    """A loss for a legend: 3 significant digits, scientific notation when tiny or huge."""
-    if not np.isfinite(value):
-        return str(value)
-    return f"{value:.3g}" if 1e-3 <= abs(value) < 1e4 or value == 0 else f"{value:.2e}"
+def _extent(xs: np.ndarray, ys: np.ndarray) -> Window:
+    return (float(xs[0]), float(xs[-1])), (float(ys[0]), float(ys[-1]))
 
 
-def drawn_starts(n_starts: int, most: int = _MAX_DRAWN_PER_CONFIG) -> np.ndarray:
-    """Indices of the starts drawn per config: all of them, or ``most`` spread evenly over them
-    (a start grid is then sampled across the whole domain, not just its first rows)."""
-    return np.unique(np.linspace(0, n_starts - 1, min(n_starts, most)).round().astype(int))
+def needs_panels(paths: PathSet, window: Window, tolerance: float = 0.02) -> bool:
+    """Whether one canvas hides configs: more than three of them, several configs with several
+    starts each (their paths cross everywhere), or two whose first drawn paths run within
+    ``tolerance`` of the window's span of each other for most of their length."""
+    configs = len(paths.specs)
+    if configs > 3 or (configs > 1 and paths.n_starts > 1):
+        return True
+    span = max(window[0][1] - window[0][0], window[1][1] - window[1][0])
+    tracks = []
+    for config in range(configs):
+        run = config * paths.n_starts
+        track = paths.points[run, : int(paths.n_steps[run]) + 1]
+        track = track[np.isfinite(track).all(axis=1)]
+        tracks.append(
+            track[np.linspace(0, len(track) - 1, min(len(track), 200)).astype(int)] if len(track) else track
+        )
+    for i in range(configs):
+        for j in range(i + 1, configs):
+            if len(tracks[i]) and len(tracks[j]):
+                nearest = np.linalg.norm(tracks[i][:, None] - tracks[j][None], axis=-1).min(axis=1)
+                if np.median(nearest) <= tolerance * span:
+                    return True
+    return False
 
 
-def legend_label(paths: PathSet, config: int) -> str:
-    """``label: final loss`` for one start, or the median over starts with the diverged count."""
-    runs = slice(config * paths.n_starts, (config + 1) * paths.n_starts)
-    finals = paths.final_losses[runs]
-    status = np.asarray(paths.status[runs])
-    label = paths.labels[config]
-    if paths.n_starts == 1:
-        suffix = " (diverged)" if status[0] == "diverged" else ""
-        return f"{label}: final loss {format_loss(float(finals[0]))}{suffix}"
-    ok = status != "diverged"
-    median = float(np.median(finals[ok])) if ok.any() else float("nan")
-    diverged = int((~ok).sum())
-    extra = f", {diverged} diverged" if diverged else ""
-    return f"{label}: median final loss {format_loss(median)} over {paths.n_starts} starts{extra}"
+def _domain_levels(xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, domain: Window) -> np.ndarray:
+    """Contour levels from the grid values inside the domain (all of them when none is).
+
+    A window grown to hold a runaway path may reach values far beyond the domain's; levels over
+    the whole window would then paint the domain, where the surface's features are, in one colour.
+    Values outside these levels are drawn in the colour map's end colours (the colour bar's arrows).
+    """
+    (x_min, x_max), (y_min, y_max) = domain
+    in_x = (xs >= x_min) & (xs <= x_max)
+    in_y = (ys >= y_min) & (ys <= y_max)
+    inner = zs[np.ix_(in_y, in_x)]
+    return contour_levels(inner if np.isfinite(inner).any() else zs)
+
+
+def _surface(
+    axes: Axes, xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, levels: np.ndarray
+) -> QuadContourSet:
+    finite = zs[np.isfinite(zs)]
+    below = finite.size and finite.min() < levels[0]
+    above = finite.size and finite.max() > levels[-1]
+    extend = {(False, False): "neither", (True, False): "min", (False, True): "max", (True, True): "both"}
+    filled = axes.contourf(xs, ys, zs, levels=levels, cmap="viridis", extend=extend[bool(below), bool(above)])
+    axes.contour(xs, ys, zs, levels=levels[::3], colors="white", linewidths=0.4, alpha=0.5)
+    return filled
+
+
+def _colourbar(figure: Figure, filled: QuadContourSet, axes: Axes | Sequence[Axes]) -> None:
+    colorbar = figure.colorbar(filled, ax=axes, label="loss")
+    label_colorbar(colorbar)
+
+
+class _Notes:
+    """Places the step notes of one panel, moving a note further inward when another sits close by."""
+
+    def __init__(self, axes: Axes, window: Window) -> None:
+        self.axes = axes
+        self.window = window
+        self.placed: list[np.ndarray] = []
+
+    def add(self, point: np.ndarray, text: str, colour: str) -> None:
+        (x_min, x_max), (y_min, y_max) = self.window
+        centre = np.array([(x_min + x_max) / 2, (y_min + y_max) / 2])
+        scale = np.array([x_max - x_min, y_max - y_min])
+        crowd = sum(bool(np.all(np.abs(point - other) < 0.08 * scale)) for other in self.placed)
+        self.placed.append(point)
+        inward = np.where(point <= centre, 1.0, -1.0)
+        self.axes.annotate(
+            text,
+            xy=(float(point[0]), float(point[1])),
+            xytext=(9 * inward[0], 9 * inward[1] - 11 * crowd * (1 if inward[1] < 0 else -1)),
+            textcoords="offset points",
+            ha="left" if inward[0] > 0 else "right",
+            va="bottom" if inward[1] > 0 else "top",
+            fontsize=7,
+            color="black",
+            bbox={**_NOTE_BOX, "edgecolor": colour, "linewidth": 1.2},
+            gid="step-note",
+        )
+
+
+def _draw_config(axes: Axes, paths: PathSet, config: int, window: Window, notes: _Notes) -> bool:
+    """Draw the drawn runs of ``config``; returns whether any of them left the window.
+
+    The first run that left the window, and the first that diverged, get a note with the step.
+    """
+    colour, linestyle, marker = line_style_for(config)
+    outline = outline_for(colour)
+    stroke = [patheffects.withStroke(linewidth=3.6, foreground=outline)]
+    alpha = 0.95 if paths.n_starts == 1 else 0.6
+    first = config * paths.n_starts
+    exited = diverged_noted = False
+    for run in first + drawn_starts(paths.n_starts):
+        clipped = clip_track(paths.points[run, : int(paths.n_steps[run]) + 1], window)
+        if len(clipped.line):
+            axes.plot(
+                *clipped.line.T,
+                color=colour,
+                linestyle=linestyle,
+                linewidth=1.6,
+                alpha=alpha,
+                path_effects=stroke,
+                gid=f"path:{run}",
+            )
+        if inside_window(paths.points[run, 0], window):
+            axes.plot(*paths.points[run, 0], **_START_STYLE, gid=f"start:{run}")
+        if clipped.end is not None:
+            axes.plot(
+                *clipped.end,
+                marker=marker,
+                color=colour,
+                markeredgecolor=outline,
+                markersize=9,
+                linestyle="none",
+                zorder=4,
+                gid=f"end:{run}",
+            )
+            if paths.status[run] == "diverged" and not diverged_noted:
+                notes.add(clipped.end, f"diverged at step {outcome_step(paths, run)}", colour)
+                diverged_noted = True
+        if clipped.exit_point is not None:
+            axes.plot(
+                *clipped.exit_point,
+                marker="o",
+                markersize=_EXIT_SIZE,
+                markerfacecolor="none",
+                markeredgecolor=colour,
+                markeredgewidth=2.4,
+                linestyle="none",
+                path_effects=stroke,
+                clip_on=False,
+                zorder=4,
+                gid=f"exit:{run}",
+            )
+            if not exited:
+                step = clipped.exit_step
+                text = f"left at step {step}" if step else "outside the figure from its start"
+                notes.add(clipped.exit_point, text, colour)
+            exited = True
+    return exited
+
+
+def _outline_shows(domain: Window, window: Window) -> bool:
+    """Whether some edge of the domain lies strictly inside the window (so its outline is seen)."""
+    return any(low < edge < high for axis in (0, 1) for edge in domain[axis] for low, high in [window[axis]])
+
+
+def _frame(
+    axes: Axes, window: Window, domain: Window, minima: Sequence[Sequence[float]], axis_names: AxisNames
+) -> list[Line2D]:
+    """Limits, names, known minima and the domain's outline; returns their legend handles."""
+    handles: list[Line2D] = []
+    if len(minima):
+        known = np.asarray(minima, dtype=float).reshape(-1, 2)
+        (line,) = axes.plot(
+            known[:, 0],
+            known[:, 1],
+            "*",
+            color="white",
+            markersize=14,
+            markeredgecolor="black",
+            zorder=3,
+            label="known minima",
+        )
+        handles.append(line)
+    if _outline_shows(domain, window):
+        (x0, x1), (y0, y1) = domain
+        box = Rectangle(
+            (x0, y0),
+            x1 - x0,
+            y1 - y0,
+            fill=False,
+            edgecolor="white",
+            linestyle="--",
+            linewidth=1.0,
+            label="the surface's domain",
+            gid="domain",
+        )
+        axes.add_patch(box)
+        handles.append(Line2D([], [], color="grey", linestyle="--", linewidth=1.0, label=box.get_label()))
+    axes.set_xlim(*window[0])
+    axes.set_ylim(*window[1])
+    axes.set_xlabel(axis_names[0])
+    axes.set_ylabel(axis_names[1])
+    return handles
+
+
+def _config_handle(config: int, label: str) -> Line2D:
+    """A legend entry: the config's colour, line style and end marker (no outline: the legend's
+    background is white)."""
+    colour, linestyle, marker = line_style_for(config)
+    return Line2D(
+        [],
+        [],
+        color=colour,
+        linestyle=linestyle,
+        marker=marker,
+        markersize=7,
+        markeredgecolor=outline_for(colour),
+        label=label,
+    )
+
+
+def _marker_handles(exited: bool) -> list[Line2D]:
+    handles = [Line2D([], [], **_START_STYLE, label="start")]
+    if exited:
+        handles.append(
+            Line2D(
+                [],
+                [],
+                marker="o",
+                markersize=10,
+                markerfacecolor="none",
+                markeredgecolor="black",
+                markeredgewidth=2,
+                linestyle="none",
+                label="left the figure (at the border)",
+            )
+        )
+    return handles
 
 
 def contour_with_paths(
@@ -58,133 +300,89 @@ def contour_with_paths(
     *,
     title: str,
     minima: Sequence[Sequence[float]] = (),
+    window: Window | None = None,
+    domain: Window | None = None,
+    axis_names: AxisNames = ("x", "y"),
     size: tuple[float, float] = (9.0, 7.5),
 ) -> Figure:
-    """Filled contour of the surface with every path, its start and end, and the known minima.
+    """Filled contour of the surface with every drawn path, its start and end, and the known minima.
 
     Args:
-        xs, ys: grid axes, shapes ``(nx,)`` and ``(ny,)``.
+        xs, ys: grid axes, shapes ``(nx,)`` and ``(ny,)``; the grid should cover ``window``.
         zs: surface values, shape ``(ny, nx)``.
         paths: the runs to draw (at most 60 per config are drawn; the legend counts them all).
         title: figure title (name the surface and its formula).
         minima: known minima, drawn as white stars.
+        window: the region shown; default :func:`fit_window` of the domain and the drawn paths.
+        domain: the surface's domain (outlined when the window is larger); default the grid's extent.
+        axis_names: the surface's parameter names, for the axis labels.
     """
+    domain = domain or _extent(xs, ys)
+    window = window or fit_window(domain, paths.points[drawn_runs(paths)])
     figure = Figure(figsize=size, layout="constrained")
     axes = figure.add_subplot()
-    levels = contour_levels(zs)
-    filled = axes.contourf(xs, ys, zs, levels=levels, cmap="viridis")
-    axes.contour(xs, ys, zs, levels=levels[::3], colors="white", linewidths=0.4, alpha=0.5)
-    figure.colorbar(filled, ax=axes, label="loss")
+    filled = _surface(axes, xs, ys, zs, _domain_levels(xs, ys, zs, domain))
+    _colourbar(figure, filled, axes)
+    notes = _Notes(axes, window)
+    exited = False
     for config in range(len(paths.specs)):
-        colour = colour_for(config)
-        first = config * paths.n_starts
-        drawn = first + drawn_starts(paths.n_starts)
-        for run in drawn:
-            last = int(paths.n_steps[run])
-            track = paths.points[run, : last + 1]
-            axes.plot(
-                track[:, 0],
-                track[:, 1],
-                "-",
-                color=colour,
-                linewidth=1.4,
-                alpha=0.9,
-                label=legend_label(paths, config) if run == first else None,
-            )
-            axes.plot(*track[0], "o", color=colour, markersize=5, markeredgecolor="black")
-            if np.isfinite(track[-1]).all():
-                axes.plot(*track[-1], "X", color=colour, markersize=8, markeredgecolor="black")
-    if len(minima):
-        known = np.asarray(minima, dtype=float).reshape(-1, 2)
-        axes.plot(
-            known[:, 0],
-            known[:, 1],
-            "*",
-            color="white",
-            markersize=14,
-            markeredgecolor="black",
-            label="known minima",
-        )
-    axes.set_xlim(xs[0], xs[-1])
-    axes.set_ylim(ys[0], ys[-1])
-    axes.set_xlabel("x")
-    axes.set_ylabel("y")
+        exited |= _draw_config(axes, paths, config, window, notes)
+    frame = _frame(axes, window, domain, minima, axis_names)
+    handles = [_config_handle(c, legend_label(paths, c)) for c in range(len(paths.specs))]
+    handles += _marker_handles(exited) + frame
     axes.set_title(title)
-    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), fontsize=8, ncol=1, frameon=False)
+    axes.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.1),
+        fontsize=8,
+        ncol=2 if len(handles) > 8 else 1,
+        frameon=False,
+    )
     return figure
 
 
-def loss_curves(
-    paths: PathSet, *, title: str, log: bool = True, size: tuple[float, float] = (9.0, 5.5)
+def contour_panels(
+    xs: np.ndarray,
+    ys: np.ndarray,
+    zs: np.ndarray,
+    paths: PathSet,
+    *,
+    title: str,
+    minima: Sequence[Sequence[float]] = (),
+    window: Window | None = None,
+    domain: Window | None = None,
+    axis_names: AxisNames = ("x", "y"),
+    size_per_panel: float = 3.6,
 ) -> Figure:
-    """Loss against step for every run; one colour per config, log scale when values allow."""
-    figure = Figure(figsize=size, layout="constrained")
-    axes = figure.add_subplot()
-    steps = np.arange(paths.points.shape[1])
-    for config in range(len(paths.specs)):
-        colour = colour_for(config)
-        first = config * paths.n_starts
-        for run in first + drawn_starts(paths.n_starts):
-            last = int(paths.n_steps[run])
-            axes.plot(
-                steps[: last + 1],
-                paths.losses[run, : last + 1],
-                color=colour,
-                linewidth=1.2,
-                alpha=0.9 if paths.n_starts == 1 else 0.4,
-                label=legend_label(paths, config) if run == first else None,
-            )
-    finite = paths.losses[np.isfinite(paths.losses)]
-    if log and finite.size and float(finite.min()) > 0:
-        axes.set_yscale("log")
-    axes.set_xlabel("step")
-    axes.set_ylabel("loss")
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize=8, loc="upper right")
-    return figure
+    """Small multiples: one panel per config on the same surface and window, each titled with the
+    config's label and how its runs ended (for configs whose paths overlap on one canvas).
 
-
-def basin_figure(maps: Sequence[BasinMap], *, title: str, size_per_panel: float = 4.2) -> Figure:
-    """One panel per config: colour = minimum reached (grey: none, black: diverged), shade = steps."""
-    figure = Figure(figsize=(size_per_panel * len(maps) + 1.0, size_per_panel + 0.8), layout="constrained")
-    panels = figure.subplots(1, len(maps), squeeze=False)[0]
-    for axes, basin_map in zip(panels, maps, strict=True):
-        count = len(basin_map.minima)
-        # Labels run DIVERGED (-2), UNRESOLVED (-1), then 0..count-1: one colour each, in order.
-        colours = ["#000000", "#BBBBBB"] + [colour_for(k + 8) for k in range(count)]
-        cmap = ListedColormap(colours)
-        norm = BoundaryNorm(np.arange(DIVERGED - 0.5, count + 0.5), cmap.N)
-        axes.pcolormesh(basin_map.xs, basin_map.ys, basin_map.basin, cmap=cmap, norm=norm, shading="nearest")
-        budget = max(int(basin_map.steps.max()), 1)
-        shade = 0.55 * basin_map.steps / budget
-        axes.pcolormesh(
-            basin_map.xs,
-            basin_map.ys,
-            shade,
-            cmap="Greys",
-            vmin=0,
-            vmax=1,
-            alpha=shade,
-            shading="nearest",
-        )
-        if count:
-            axes.plot(
-                basin_map.minima[:, 0],
-                basin_map.minima[:, 1],
-                "*",
-                color="white",
-                markersize=12,
-                markeredgecolor="black",
-            )
-        shares = basin_map.fractions()
-        axes.set_title(
-            f"{basin_map.label}\nunresolved {shares['unresolved']:.0%}, diverged {shares['diverged']:.0%}",
-            fontsize=9,
-        )
-        axes.set_xlabel("start x")
-        axes.set_ylabel("start y")
+    Arguments as :func:`contour_with_paths`.
+    """
+    domain = domain or _extent(xs, ys)
+    window = window or fit_window(domain, paths.points[drawn_runs(paths)])
+    count = len(paths.specs)
+    columns = min(4, max(count, 1))
+    rows = math.ceil(count / columns)
+    figure = Figure(
+        figsize=(size_per_panel * columns + 1.2, size_per_panel * rows + 0.8), layout="constrained"
+    )
+    panels = figure.subplots(rows, columns, squeeze=False, sharex=True, sharey=True)
+    levels = _domain_levels(xs, ys, zs, domain)
+    filled = None
+    for config, axes in enumerate(panels.ravel()):
+        if config >= count:
+            axes.set_visible(False)
+            continue
+        filled = _surface(axes, xs, ys, zs, levels)
+        _draw_config(axes, paths, config, window, _Notes(axes, window))
+        _frame(axes, window, domain, minima, axis_names)
+        axes.label_outer()
+        axes.set_title(f"{paths.labels[config]}\n{outcome_text(paths, config)}", fontsize=8)
+    if filled is not None:
+        _colourbar(figure, filled, panels.ravel().tolist())
     figure.suptitle(
-        f"{title}: minimum reached (colour; grey none, black diverged), steps taken (darker = more)"
+        f"{title}: one panel per config (white circle: start; marker: end; ring: left the figure)"
     )
     return figure

@@ -17,9 +17,11 @@ from matplotlib.patches import FancyArrowPatch
 
 from optiscope.paths.pathset import PathSet
 from optiscope.paths.state_trace import StateTrace, per_coordinate_step_sizes
-from optiscope.viz.levels import contour_levels
-from optiscope.viz.palette import colour_for
+from optiscope.viz.levels import contour_levels, label_colorbar
+from optiscope.viz.palette import colour_for, line_style_for
 from optiscope.viz.path_figures import legend_label
+from optiscope.viz.path_marks import config_handle, exit_slots, grid_window, mark_ends, window_track
+from optiscope.viz.path_window import Window
 
 __all__ = [
     "adagrad_full_vs_diagonal_figure",
@@ -33,6 +35,7 @@ _FIRST_MOMENTS = ("momentum_buffer", "velocity", "exp_avg")
 _GRADIENT_COLOUR, _MOMENT_COLOUR, _UPDATE_COLOUR = "#000000", "#0072B2", "#009E73"
 _ADAGRAD_GRADIENT, _ADAGRAD_UPDATE = "grey", "teal"
 _WIDTHS = (4.5, 2.8, 1.4)  # line widths of the gradient, momentum and update arrows
+_MAX_EXIT_NOTES = 8  # a panel with more exits marks them without their "left at step k" notes
 Grid = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
@@ -57,17 +60,33 @@ def _arrow(axes: Axes, origin: np.ndarray, vector: np.ndarray, colour: str, widt
     axes.add_patch(FancyArrowPatch(tuple(origin), tuple(origin + vector), color=colour, lw=width, **style))
 
 
-def _zoom(axes: Axes, xs: np.ndarray, ys: np.ndarray, track: np.ndarray) -> None:
+def _zoom(axes: Axes, xs: np.ndarray, ys: np.ndarray, track: np.ndarray) -> Window | None:
     """Frame the path with a quarter of its span around it, never beyond the grid.
 
-    Longer arrows (``lr g`` of an adaptive method can be far longer than its step) are clipped.
+    Longer arrows (``lr g`` of an adaptive method can be far longer than its step) are clipped;
+    a path leaving the grid is cut at its border (see :func:`mark_ends`).
+
+    Returns:
+        The window, or None (limits untouched) when no position is finite.
     """
     finite = track[np.isfinite(track).all(axis=1)]
+    if not len(finite):
+        return None
     extent = np.array([xs[-1] - xs[0], ys[-1] - ys[0]])
     low, high = finite.min(axis=0), finite.max(axis=0)
     margin = 0.25 * np.maximum(high - low, 0.1 * extent)
-    axes.set_xlim(max(low[0] - margin[0], xs[0]), min(high[0] + margin[0], xs[-1]))
-    axes.set_ylim(max(low[1] - margin[1], ys[0]), min(high[1] + margin[1], ys[-1]))
+    window = (
+        (max(low[0] - margin[0], xs[0]), min(high[0] + margin[0], xs[-1])),
+        (max(low[1] - margin[1], ys[0]), min(high[1] + margin[1], ys[-1])),
+    )
+    axes.set_xlim(*window[0])
+    axes.set_ylim(*window[1])
+    return window
+
+
+def _say(axes: Axes, text: str) -> None:
+    """Write in the middle of an empty panel what happened to its data."""
+    axes.text(0.5, 0.5, text, transform=axes.transAxes, ha="center", va="center", fontsize=9, wrap=True)
 
 
 def state_arrows_figure(
@@ -107,16 +126,20 @@ def state_arrows_figure(
     panels = figure.subplots(1, 2 if sizes else 1, squeeze=False, width_ratios=[3, 2] if sizes else None)[0]
     axes = panels[0]
     _light_contour(axes, xs, ys, zs)
-    colour = colour_for(colour_index)
-    track = trace.positions
-    axes.plot(track[:, 0], track[:, 1], ".-", color=colour, linewidth=1.2, markersize=3, zorder=3)
-    axes.plot(*track[0], "o", color=colour, markeredgecolor="black", zorder=5)
+    colour, linestyle, _ = line_style_for(colour_index)
+    window = _zoom(axes, xs, ys, trace.positions)
+    if window is None:
+        _say(axes, f"{trace.label}: no finite position to draw")
+    else:
+        windowed = window_track(trace.positions, window)
+        style = {"color": colour, "linestyle": linestyle, "marker": ".", "markersize": 3}
+        axes.plot(*windowed.rows.T, linewidth=1.2, zorder=3, **style)
+        mark_ends(axes, windowed, colour_index, window, slot=0)
     moment = next((name for name in _FIRST_MOMENTS if name in trace.state), None)
     for order, t in enumerate(steps_to_show):
         _draw_step(axes, trace, t, moment, sizes, below=bool(order % 2))
-    _zoom(axes, xs, ys, track)
     axes.legend(
-        handles=_arrow_legend(trace, moment, colour),
+        handles=_arrow_legend(trace, moment, colour_index),
         loc="upper center",
         bbox_to_anchor=(0.5, -0.09),
         fontsize=8,
@@ -154,22 +177,29 @@ def _draw_step(
     text = f"t={t}"
     if sizes:
         text += f"\nlr/(√v+ε) = ({sizes[1][t, 0]:.3g}, {sizes[1][t, 1]:.3g})"
+    # The label goes on the side of the point that faces the middle of the frame, so its box
+    # stays inside the axes instead of covering the tick labels.
+    (x_low, x_high), (y_low, y_high) = axes.get_xlim(), axes.get_ylim()
+    right = point[0] > (x_low + x_high) / 2
+    below = (below or point[1] > y_low + 0.8 * (y_high - y_low)) and point[1] > y_low + 0.2 * (y_high - y_low)
     axes.annotate(
         text,
         point,
-        xytext=(-8, -10 if below else 8),
+        xytext=(-8 if right else 8, -10 if below else 8),
         textcoords="offset points",
-        ha="right",
+        ha="right" if right else "left",
         va="top" if below else "bottom",
         fontsize=7,
         zorder=6,
+        annotation_clip=True,
         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "alpha": 0.7, "linewidth": 0},
     )
 
 
-def _arrow_legend(trace: StateTrace, moment: str | None, colour: str) -> list[Line2D]:
+def _arrow_legend(trace: StateTrace, moment: str | None, config: int) -> list[Line2D]:
+    path = f"path of {trace.label} (start: white circle; this marker: its end)"
     handles = [
-        Line2D([], [], color=colour, marker=".", label=f"path of {trace.label} (start: circle)"),
+        config_handle(config, path),
         Line2D([], [], color=_GRADIENT_COLOUR, lw=_WIDTHS[0], label="−lr·g_t: negative gradient × lr"),
     ]
     if moment is not None:
@@ -183,6 +213,9 @@ def _arrow_legend(trace: StateTrace, moment: str | None, colour: str) -> list[Li
 def _step_size_panel(axes: Axes, sizes: tuple[str, np.ndarray], steps_to_show: Sequence[int]) -> None:
     """Per-coordinate step size against step: how the accumulated squares rescale x and y."""
     name, values = sizes
+    if not np.isfinite(values).any():
+        _say(axes, f"no finite step size: '{name}' was never finite")
+        return
     steps = np.arange(values.shape[0])
     axes.plot(steps, values[:, 0], color=colour_for(5), label="x coordinate")
     axes.plot(steps, values[:, 1], color=colour_for(6), label="y coordinate")
@@ -218,8 +251,15 @@ def adagrad_full_vs_diagonal_figure(
     """
     figure = Figure(figsize=size, layout="constrained")
     left, right = figure.subplots(1, 2)
-    _adagrad_panel(left, grads, full_updates, f"full matrix: v_t = (G_t^(1/2) + εI)^(-1) g_t, ε={eps:g}")
-    _adagrad_panel(right, grads, diagonal_updates, f"diagonal: v_t = g_t / (√(Σ_τ g_τ²) + ε), ε={eps:g}")
+    every = np.vstack([grads, full_updates, diagonal_updates, np.zeros((1, 2))])
+    every = every[np.isfinite(every).all(axis=1)]
+    low, high = every.min(axis=0), every.max(axis=0)
+    margin = 0.12 * float(np.max(high - low)) + 1e-12
+    limits = (low - margin, high + margin)  # the same in both panels, so arrow lengths compare
+    full_title = f"full matrix: v_t = (G_t^(1/2) + εI)^(-1) g_t, ε={eps:g}"
+    _adagrad_panel(left, grads, full_updates, full_title, limits)
+    diagonal_title = f"diagonal: v_t = g_t / (√(Σ_τ g_τ²) + ε), ε={eps:g}"
+    _adagrad_panel(right, grads, diagonal_updates, diagonal_title, limits)
     figure.suptitle(
         "AdaGrad (Duchi et al. 2011): gradients g_t (grey) and preconditioned directions v_t "
         "(teal), G_t = Σ_τ g_τ g_τᵀ; later steps fainter"
@@ -227,7 +267,9 @@ def adagrad_full_vs_diagonal_figure(
     return figure
 
 
-def _adagrad_panel(axes: Axes, grads: np.ndarray, updates: np.ndarray, title: str) -> None:
+def _adagrad_panel(
+    axes: Axes, grads: np.ndarray, updates: np.ndarray, title: str, limits: tuple[np.ndarray, np.ndarray]
+) -> None:
     count = len(grads)
     for t in range(count):
         alpha = 1.0 - 0.75 * t / max(count - 1, 1)
@@ -241,12 +283,14 @@ def _adagrad_panel(axes: Axes, grads: np.ndarray, updates: np.ndarray, title: st
             text = f"$\\|{name}_{{{t}}}\\|={np.linalg.norm(vector):.2f}$"
             style = {"color": colour, "alpha": alpha, "fontsize": 7, "textcoords": "offset points"}
             axes.annotate(text, vector, xytext=(4, -4), **style)
-    every = np.vstack([grads, updates, np.zeros((1, 2))])
-    low, high = every.min(axis=0), every.max(axis=0)
-    margin = 0.12 * float(np.max(high - low)) + 1e-12
-    axes.set_xlim(low[0] - margin, high[0] + margin)
-    axes.set_ylim(low[1] - margin, high[1] + margin)
-    axes.set_aspect("equal")
+    if not count:
+        _say(axes, "no gradients given: nothing to precondition")
+    # Equal units; the limits cover ``limits`` and grow to fill the panel (fixed limits would
+    # leave a narrow panel in a wide figure).
+    axes.update_datalim(np.asarray(limits))
+    axes.margins(0.0)
+    axes.autoscale()
+    axes.set_aspect("equal", adjustable="datalim")
     axes.axhline(0.0, color="black", linewidth=0.5)
     axes.axvline(0.0, color="black", linewidth=0.5)
     axes.set_xlabel("coordinate 1")
@@ -268,11 +312,13 @@ def lr_sweep_figure(
     minima: Sequence[Sequence[float]] = (),
     columns: int = 3,
     panel_size: float = 4.2,
+    axis_names: tuple[str, str] = ("x", "y"),
 ) -> Figure:
     """One panel per config of a sweep (one optimizer at several learning rates) on one surface.
 
     Each panel: the surface (same levels in every panel), the config's paths from every start,
-    the known minima, and a title with the config and its final loss.
+    the known minima, and a title with the config and its final loss. A path leaving the grid
+    stops at its border, where a diamond says "left at step k".
 
     Args:
         xs, ys, zs: the surface grid (``zs`` is ``(ny, nx)``).
@@ -280,6 +326,7 @@ def lr_sweep_figure(
         title: figure title (name the surface and its formula).
         minima: known minima, drawn as white stars.
         columns: panels per row.
+        axis_names: names of the two coordinates (``Surface.axis_names`` where it has them).
 
     Raises:
         ValueError: ``paths`` holds no config.
@@ -292,34 +339,39 @@ def lr_sweep_figure(
     figure = Figure(figsize=(panel_size * columns + 1.0, panel_size * rows + 0.8), layout="constrained")
     grid = figure.subplots(rows, columns, squeeze=False)
     levels = contour_levels(zs)
+    window = grid_window(xs, ys)
     filled = None
     for config, axes in enumerate(grid.flat):
         if config >= count:
             figure.delaxes(axes)
             continue
-        filled = axes.contourf(xs, ys, zs, levels=levels, cmap="viridis")
-        _draw_config(axes, paths, config)
+        filled = axes.contourf(xs, ys, np.ma.masked_invalid(zs), levels=levels, cmap="viridis")
+        _draw_config(axes, paths, config, window)
         if len(minima):
             known = np.asarray(minima, dtype=float).reshape(-1, 2)
             axes.plot(known[:, 0], known[:, 1], "*", color="white", markersize=12, markeredgecolor="black")
-        axes.set_xlim(xs[0], xs[-1])
-        axes.set_ylim(ys[0], ys[-1])
-        axes.set_xlabel("x")
-        axes.set_ylabel("y")
+        axes.set_xlim(*window[0])
+        axes.set_ylim(*window[1])
+        axes.set_xlabel(axis_names[0])
+        axes.set_ylabel(axis_names[1])
         axes.set_title(legend_label(paths, config).replace(": ", "\n", 1), fontsize=9)
-    figure.colorbar(filled, ax=grid[:, -1].tolist(), label="loss")
+    label_colorbar(figure.colorbar(filled, ax=grid[:, -1].tolist(), label="loss"))
     figure.suptitle(title)
     return figure
 
 
-def _draw_config(axes: Axes, paths: PathSet, config: int) -> None:
-    colour = colour_for(config)
-    for run in range(config * paths.n_starts, (config + 1) * paths.n_starts):
-        track = paths.points[run, : int(paths.n_steps[run]) + 1]
-        axes.plot(track[:, 0], track[:, 1], ".-", color=colour, linewidth=1.3, markersize=2.5)
-        axes.plot(*track[0], "o", color=colour, markersize=5, markeredgecolor="black")
-        if np.isfinite(track[-1]).all():
-            axes.plot(*track[-1], "X", color=colour, markersize=8, markeredgecolor="black")
+def _draw_config(axes: Axes, paths: PathSet, config: int, window: Window) -> None:
+    """Every run of ``config`` cut to ``window``: its start, and its end or the ring where it left."""
+    colour, linestyle, _ = line_style_for(config)
+    runs = range(config * paths.n_starts, (config + 1) * paths.n_starts)
+    windowed = [window_track(paths.points[run, : int(paths.n_steps[run]) + 1], window) for run in runs]
+    slots = exit_slots(windowed, window, ended_outside=True)
+    label_exits = sum(slot is not None for slot in slots) <= _MAX_EXIT_NOTES
+    for track, slot in zip(windowed, slots, strict=True):
+        axes.plot(*track.rows.T, color=colour, linestyle=linestyle, marker=".", linewidth=1.3, markersize=2.5)
+        mark_ends(axes, track, config, window, slot if label_exits else None)
+    if not any(track.inside.any() for track in windowed):
+        _say(axes, "no run has a finite position inside the grid")
 
 
 def regression_surfaces_figure(
@@ -346,8 +398,13 @@ def regression_surfaces_figure(
     figure = Figure(figsize=(panel_size * count, panel_size + 0.9), layout="constrained")
     panels = figure.subplots(1, count, squeeze=False)[0]
     for axes, (name, (xs, ys, zs)) in zip(panels, surfaces.items(), strict=False):
-        filled = axes.contourf(xs, ys, zs, levels=contour_levels(zs), cmap="viridis")
-        figure.colorbar(filled, ax=axes, label="loss", shrink=0.85)
+        if np.isfinite(zs).any():
+            filled = axes.contourf(
+                xs, ys, np.ma.masked_invalid(zs), levels=contour_levels(zs), cmap="viridis"
+            )
+            label_colorbar(figure.colorbar(filled, ax=axes, label="loss", shrink=0.85))
+        else:
+            _say(axes, "the loss is nowhere finite on this grid")
         for index, (theta0, theta1) in enumerate(fits.values()):
             axes.plot(theta0, theta1, "X", color=colour_for(index), markersize=9, markeredgecolor="black")
         axes.set_xlim(xs[0], xs[-1])
