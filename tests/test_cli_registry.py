@@ -101,3 +101,8 @@ def test_a_resumed_run_says_what_it_found_stored() -> None:
         described(("chunk-0", "chunk-1", "chunk-2")) == "resumed (3 stored work units reused) and finished: R"
     )
     assert described((), {"cells": 12, "cells_reused": 7}) == "resumed and finished; 7 of 12 cells reused: R"
+
+
+def test_an_option_given_twice_where_one_is_meant_is_refused(tmp_path) -> None:
+    code, out = invoke("curvature", str(tmp_path / "run"), "--data", "batch:64", "--data", "train")
+    assert code == 2 and out.strip() == "error: --data takes one value here, got 2: batch:64, train"

@@ -58,7 +58,8 @@ def test_the_study_matches_an_independent_eigen_reference_and_stores_everything(
     table = pd.read_parquet(tmp_path / "curv" / "spectrum.parquet")
     assert (table["relative_residual"] < 1e-3).all()
     trace_row = pd.read_parquet(tmp_path / "curv" / "trace.parquet").iloc[0]
-    assert trace_row["method"] == "hutch++" and trace_row["hvps"] == 30 and trace_row["stderr"] > 0
+    assert trace_row["method"] == "hutch++" and trace_row["products"] == 30 and trace_row["stderr"] > 0
+    assert trace_row["random_probes"] == 30 - 2 * (30 // 3)  # Hutch++: a third sketch, a third exact
     line = pd.read_parquet(tmp_path / "curv" / "along_top1.parquet")
     middle = len(line) // 2
     assert line["loss"].iloc[middle] == pytest.approx(line["quadratic"].iloc[middle], rel=1e-9)

@@ -66,6 +66,13 @@ DATA_OPTION_HELP = (
 DataSelections = Annotated[list[str], typer.Option(help=f"{DATA_OPTION_HELP} Repeat for panels.")]
 
 
+def _one(values: list[str], option: str) -> str:
+    """The single value of an option typer lets repeat: given twice, it is refused, not overridden."""
+    if len(values) != 1:
+        raise SpecError(f"{option} takes one value here, got {len(values)}: {', '.join(values)}")
+    return values[0]
+
+
 def _style(**options: Any) -> dict[str, Any]:
     """The figure options given on the command line (the others keep their stored values)."""
     mp4 = options.pop("mp4", None)
@@ -369,7 +376,7 @@ def curvature(
         bool,
         typer.Option("--along/--no-along", help="Loss along the top eigenvectors (seed 001 figs. 2, 4)."),
     ] = True,
-    data: Annotated[str, typer.Option(help=DATA_OPTION_HELP)] = "train",
+    data: Annotated[list[str], typer.Option(help=f"{DATA_OPTION_HELP} Give it once.")] = ["train"],  # noqa: B006
     model: UserModel = None,
     loss: Loss = "cross_entropy",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
@@ -381,8 +388,8 @@ def curvature(
     from optiscope.experiments.curvature_study import CurvatureConfig, check_inputs, run_curvature_study
 
     config = CurvatureConfig.build(run=str(run), top_k=top_k, tol=tol, method=method, trace=with_trace,
-                                   density=with_density, along=along, data=data, device=device, model=model,
-                                   loss=loss)  # fmt: skip
+                                   density=with_density, along=along, data=_one(data, "--data"),
+                                   device=device, model=model, loss=loss)  # fmt: skip
     check_inputs(config)
     with progress_bar("curvature (stages)") as progress:
         result = run_curvature_study(config, out, style=_style(interactive=interactive, dpi=dpi),
@@ -394,8 +401,10 @@ def curvature(
     if spectrum.k > 1:
         typer.echo(f"lambda1 / lambda2 = {spectrum.values[0] / spectrum.values[1]:.4g}")
     if result.trace is not None:
+        trace_ = result.trace
         typer.echo(
-            f"trace {result.trace['value']:.6g} +- {result.trace['stderr']:.2g} ({result.trace['method']})"
+            f"trace {trace_['value']:.6g} +- {trace_['stderr']:.2g} ({trace_['method']}: "
+            f"{trace_['products']} Hessian-vector products, {trace_['random_probes']} of them random probes)"
         )
     typer.echo(f"report: {result.run_dir.path / 'report.html'}")
 
