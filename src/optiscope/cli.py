@@ -73,6 +73,30 @@ def _one(values: list[str], option: str) -> str:
     return values[0]
 
 
+def _parse_domain(text: str) -> tuple[float, float, float, float]:
+    """``XMIN,XMAX,YMIN,YMAX`` as four numbers (their order is checked by the study's config)."""
+    from optiscope.spec_syntax import parse_value
+
+    parts = text.split(",")
+    values = [parse_value(part) for part in parts] if len(parts) == 4 else []
+    if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+        raise SpecError(f"--domain is four numbers XMIN,XMAX,YMIN,YMAX, got {text!r}")
+    return tuple(float(value) for value in values)  # type: ignore[return-value]
+
+
+def _warn_outside(config: Any) -> None:
+    """Say (on stderr) when a start point or a known minimum lies outside the plotted domain."""
+    from optiscope.experiments.paths_surface import outside_domain, study_surface
+
+    surface = study_surface(config.model_dump())
+    (x_min, x_max), (y_min, y_max) = surface.domain
+    window = f"[{x_min:g}, {x_max:g}] x [{y_min:g}, {y_max:g}]"
+    for what, points in (("start", config.starts or ()), ("known minimum", surface.minima)):
+        for x, y in outside_domain(surface, points):
+            typer.echo(f"warning: {what} ({x:g}, {y:g}) lies outside the domain {window}; "
+                       "pass --domain XMIN,XMAX,YMIN,YMAX to widen it", err=True)  # fmt: skip
+
+
 def _style(**options: Any) -> dict[str, Any]:
     """The figure options given on the command line (the others keep their stored values)."""
     mp4 = options.pop("mp4", None)
@@ -127,6 +151,14 @@ def paths(
             "Default: all up to 400 starts, else sample:64. Every run's outcome and basin is stored.",
         ),
     ] = None,
+    domain: Annotated[
+        str | None,
+        typer.Option(
+            "--domain",
+            help="The window XMIN,XMAX,YMIN,YMAX (escape reach, start grid, figures). Default: the "
+            "surface's own; an expression's default square widens to hold the start points.",
+        ),
+    ] = None,
     three_d: ThreeD = None,
     animate: Animate = None,
     interactive: Interactive = None,
@@ -157,7 +189,9 @@ def paths(
         dtype=dtype,
         batched=not loop,
         keep_paths=keep_paths,
+        domain=_parse_domain(domain) if domain is not None else None,
     )
+    _warn_outside(config)
     style = _style(three_d=three_d, animate=animate, interactive=interactive, frames=frames, fps=fps,
                    mp4=mp4, dpi=dpi)  # fmt: skip
     with progress_bar("paths") as progress:

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
+from optiscope.experiments.paths_surface import study_surface
 from optiscope.experiments.protocol import Style
 from optiscope.paths import BasinMap, PathSet, basin_maps_from_frame, start_grid
 from optiscope.store import RunDir
 from optiscope.surfaces import Surface
-from optiscope.surfaces import get as get_surface
 from optiscope.viz import interactive
 from optiscope.viz.animation import animate_contour, animate_loss, animate_surface_3d
 from optiscope.viz.path_figures import (
@@ -77,11 +77,14 @@ def load_basins(run_dir: RunDir, surface: Surface) -> list[BasinMap]:
 
 def render_paths(run_dir: RunDir, style: Style) -> None:
     """Draw a stored paths study with ``style`` (the paths kind's ``render``)."""
-    surface = get_surface(run_dir.spec["surface"])
+    surface = study_surface(run_dir.spec)
     render_paths_figures(run_dir, load_paths(run_dir), surface, load_basins(run_dir, surface), style)
 
 
 def _title(surface: Surface) -> str:
+    """``name: formula``; an expression is named by its formula alone (not said twice)."""
+    if surface.name.startswith("expr:"):
+        return surface.formula or surface.name.removeprefix("expr:")
     return f"{surface.name}: {surface.formula}" if surface.formula else surface.name
 
 

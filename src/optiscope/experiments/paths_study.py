@@ -27,10 +27,20 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationInfo,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from optiscope.experiments.execute import Execution, execute
 from optiscope.experiments.paths_render import GRID_FILE, GRID_RESOLUTION, load_paths, render_paths
+from optiscope.experiments.paths_surface import study_surface
 from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind
 from optiscope.optimizers import OptimizerSpec, get_entry, parse_spec
 from optiscope.paths import (
@@ -50,7 +60,6 @@ from optiscope.paths.summary import outcomes_text
 from optiscope.store import RunDir
 from optiscope.store.table_writer import TableWriter, frame_schema
 from optiscope.surfaces import Surface
-from optiscope.surfaces import get as get_surface
 from optiscope.validated import validated
 
 __all__ = [
@@ -84,6 +93,9 @@ class PathsConfig(BaseModel):
         default=10, ge=0, le=1000, description="steps a convergence rule must hold beyond one"
     )
     escape: float = Field(default=10.0, gt=1, description="a run stops past this many times the domain")
+    domain: tuple[float, float, float, float] | None = Field(
+        default=None, description="XMIN, XMAX, YMIN, YMAX: the window (default: the surface's own)"
+    )
     grad_noise: float = Field(default=0.0, ge=0)
     seed: int = 0
     dtype: Literal["float32", "float64"] = "float64"
@@ -108,6 +120,27 @@ class PathsConfig(BaseModel):
         if repeated:
             raise ValueError(f"optimizer spec given twice: {', '.join(repeated)}")
         return canonical
+
+    @model_serializer(mode="wrap")
+    def _spec(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        fields = handler(self)
+        if fields.get("domain") is None:  # runs that predate --domain keep their cache keys
+            fields.pop("domain", None)
+        return fields
+
+    @field_validator("domain")
+    @classmethod
+    def _ordered_domain(
+        cls, domain: tuple[float, float, float, float] | None
+    ) -> tuple[float, float, float, float] | None:
+        if domain is None:
+            return None
+        x_min, x_max, y_min, y_max = domain
+        if not all(math.isfinite(value) for value in domain) or x_min >= x_max or y_min >= y_max:
+            raise ValueError(
+                f"must be finite XMIN,XMAX,YMIN,YMAX with XMIN < XMAX and YMIN < YMAX, got {domain}"
+            )
+        return domain
 
     @field_validator("starts")
     @classmethod
@@ -217,7 +250,7 @@ class _Plan:
 
     @classmethod
     def of(cls, config: PathsConfig) -> _Plan:
-        surface = get_surface(config.surface)
+        surface = study_surface(config.model_dump())
         starts, grid_axes = _starts_of(config, surface)
         specs = [parse_spec(text) for text in config.optimizers]
         layout = TableLayout(
