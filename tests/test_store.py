@@ -357,3 +357,35 @@ def test_read_only_parent_is_a_store_error(tmp_path: Path) -> None:
             RunDir.open(locked / "run", kind="paths", spec=SPEC)
     finally:
         locked.chmod(0o700)
+
+
+def test_png_figures_are_stored_as_palette_images_that_read_back_the_same(tmp_path: Path) -> None:
+    """The 256-colour palette moves a plot's colours by a few levels at most (mean < 2 of 255),
+    keeps its size, and the file is smaller."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    figure = Figure(figsize=(4, 3))
+    axes = figure.add_subplot()
+    axes.fill_between([0, 1], [0, 1], color="#E69F00")
+    axes.plot([0, 1], [1, 0], color="#0072B2", linewidth=3)
+    axes.set_axis_off()
+    run = RunDir.open(tmp_path / "r", kind="test", spec={"a": 1})
+    run.save_figure(figure, "f.png", dpi=50)
+    raw = io.BytesIO()
+    figure.savefig(raw, format="png", dpi=50)
+    stored = (tmp_path / "r" / "figures" / "f.png").read_bytes()
+    with Image.open(io.BytesIO(stored)) as palette, Image.open(raw) as truecolour:
+        assert palette.mode == "P" and truecolour.mode == "RGBA"
+        assert palette.size == truecolour.size
+        expected = np.asarray(truecolour.convert("RGBA")).astype(int)
+        got = np.asarray(palette.convert("RGBA")).astype(int)
+        assert len(np.unique(expected.reshape(-1, 4), axis=0)) > 256  # antialiased edges: lossy case
+        error = np.abs(got - expected)
+        assert error.mean() < 2 and error.max() <= 64  # colours move by a few levels at most
+    assert len(stored) < raw.getbuffer().nbytes

@@ -44,6 +44,7 @@ from optiscope.store.manifest import (
     scan_files,
     write_manifest,
 )
+from optiscope.store.png import palette_png
 from optiscope.store.table_writer import TableWriter, parquet_table_writer
 from optiscope.store.units import ArrayRecord, check_name, check_relpath, decode_unit, encode_unit
 
@@ -328,7 +329,8 @@ class RunDir:
             raise StoreError(f"figure name {name!r} needs a suffix such as .png, .svg or .pdf")
         buffer = io.BytesIO()
         fig.savefig(buffer, format=suffix, **savefig_kwargs)
-        return self._write_file(relpath, buffer.getvalue())
+        data = palette_png(buffer.getvalue()) if suffix == "png" else buffer.getvalue()
+        return self._write_file(relpath, data)
 
     def clear_figures(self) -> None:
         """Remove ``figures/`` (before a re-draw, so the folder holds only what the style asks for)."""
