@@ -32,6 +32,8 @@ LAZY_THIRD_PARTY = {
     "rich": "progress bars are drawn only when stderr is a terminal",
     "sklearn": "scikit-learn takes ~0.9 s to import and only the bundled digits data set uses it",
     "scipy.optimize": "takes ~0.25 s to import; only the least-absolute-deviation regression fit uses it",
+    "optuna": "an optional extra (optiscope[tune]); the sampler names the pip install that fixes it",
+    "ray": "an optional extra (optiscope[ray]); --executor ray names the pip install that fixes it",
 }
 
 # Modules that may import optiscope modules inside functions, with the reason. Their lazy imports
@@ -41,6 +43,9 @@ LAZY_IMPORTERS = {
     "optiscope.cli_experiments": "as optiscope.cli: `optiscope presets list` must not import torch",
     "optiscope.cli_registry": "as optiscope.cli: `optiscope --help` must not import the registries (torch)",
     "optiscope.cli_serve": "as optiscope.cli; the server also needs the serve extra (FastAPI, uvicorn)",
+    "optiscope.cli_tune": "as optiscope.cli: `optiscope --help` must not import torch",
+    "optiscope.cli_geometry": "as optiscope.cli: `optiscope --help` must not import torch",
+    "optiscope": "optiscope.tune(...) imports the tuning study when called: import optiscope stays light",
 }
 
 

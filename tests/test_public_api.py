@@ -19,6 +19,7 @@ PACKAGES = [
     "optiscope.viz.interactive",
     "optiscope.experiments",
     "optiscope.nets",
+    "optiscope.tuning",
     "optiscope.nets.data",
     "optiscope.nets.models",
     "optiscope.nets.recorder",

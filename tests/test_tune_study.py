@@ -162,9 +162,9 @@ def test_figures_give_each_optimizer_its_own_colour_and_profiles_rise(study: tun
     best, profile = study.best, study.run_dir.read_table("profile")
     figure = leaderboard_figure(best, OPTIMIZERS, title="booth", objective="final")
     axes = figure.axes[0]
-    assert [label.get_text() for label in axes.get_yticklabels()] == [
-        f"{row.rank}. {row.optimizer}" for row in best.sort_values("rank", ascending=False).itertuples()
-    ]
+    labels = dict(zip(axes.get_yticks(), (label.get_text() for label in axes.get_yticklabels()), strict=True))
+    top_down = [labels[tick] for tick in sorted(labels, reverse=True)]  # rank 1 drawn on top
+    assert top_down == [f"{row.rank}. {row.optimizer}" for row in best.sort_values("rank").itertuples()]
     colours = {line.get_color() for line in axes.lines if line.get_marker() == "o"}
     assert len(colours) == len(OPTIMIZERS)
     figure = profile_figure(profile, OPTIMIZERS, problems=10)
@@ -173,3 +173,18 @@ def test_figures_give_each_optimizer_its_own_colour_and_profiles_rise(study: tun
     for line in lines:
         fractions = np.asarray(line.get_ydata(), dtype=float)
         assert (np.diff(fractions) >= 0).all() and fractions.min() >= 0 and fractions.max() <= 1
+
+
+def test_a_tune_step_in_a_study_yaml_runs_the_same_study_as_the_command(tmp_path: Path) -> None:
+    study = tmp_path / "study.yaml"
+    study.write_text(
+        "name: tune-yaml\ntitle: a tune step\nsteps:\n"
+        "  - {kind: tune, name: booth, target: booth, optimizers: [sgd, adam], trials: 4, seeds: 2, steps: 30}\n"
+    )
+    result = runner.invoke(app, ["run", str(study), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output
+    trials = pd.read_parquet(tmp_path / "s" / "01-booth" / "trials.parquet")
+    assert trials.groupby("optimizer").size().to_dict() == {"adam": 4, "sgd": 4}
+    config = TuneConfig.build(target="booth", optimizers=("sgd", "adam"), trials=4, seeds=2, steps=30)
+    spec = json.loads((tmp_path / "s" / "01-booth" / "manifest.json").read_text())["spec"]
+    assert spec == tune_study.TUNE.spec(config)

@@ -401,7 +401,13 @@ def curvature(
     ] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Number of top Hessian eigenpairs.")] = 2,
     tol: Annotated[float, typer.Option(help="Relative tolerance of the eigen-solver.")] = 1e-6,
-    method: Annotated[str, typer.Option(help="lanczos, lobpcg or power (seed 001's).")] = "lanczos",
+    method: Annotated[
+        str,
+        typer.Option(
+            help="lanczos, lobpcg, power (seed 001's) or ritz (Lanczos stopped once the relative "
+            "eigenvalue error is below --tol)."
+        ),
+    ] = "lanczos",
     with_trace: Annotated[bool, typer.Option("--trace", help="Estimate the trace (Hutch++).")] = False,
     with_density: Annotated[
         bool, typer.Option("--density", help="Spectral density by stochastic Lanczos quadrature.")

@@ -11,7 +11,9 @@ from optiscope.curvature.hvp import HVP_MODES, HessianOperator, select_parameter
 from optiscope.curvature.krylov import block_krylov
 from optiscope.curvature.overview import CurvatureSummary, density_steps_for, summary
 from optiscope.curvature.power import power_iteration
+from optiscope.curvature.preconditioned import PreconditionedOperator
 from optiscope.curvature.probes import rademacher
+from optiscope.curvature.ritz import RitzResult, ritz_lanczos
 from optiscope.curvature.spectrum import Spectrum
 from optiscope.curvature.trace import TraceEstimate, hutch_plus_plus, hutchinson, trace, trace_of
 from optiscope.curvature.tracker import EigenTracker, TrackRecord
@@ -22,6 +24,8 @@ __all__ = [
     "CurvatureSummary",
     "EigenTracker",
     "HessianOperator",
+    "PreconditionedOperator",
+    "RitzResult",
     "SpectralDensity",
     "Spectrum",
     "TraceEstimate",
@@ -36,6 +40,7 @@ __all__ = [
     "power_iteration",
     "rademacher",
     "residual_norms",
+    "ritz_lanczos",
     "select_parameters",
     "summary",
     "top_eigen",

@@ -101,9 +101,9 @@ class CurvatureConfig(BaseModel):
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:
-        if value in ("lanczos", "lobpcg", "power"):
+        if value in ("lanczos", "lobpcg", "power", "ritz"):
             return value
-        raise ValueError("must be lanczos, lobpcg or power")
+        raise ValueError("must be lanczos, lobpcg, power or ritz (stopped at the eigenvalue error asked)")
 
     @field_validator("data")
     @classmethod

@@ -31,6 +31,7 @@ from optiscope.experiments.experiment_steps import (
     TableStep,
     TeachingStep,
     TrainStep,
+    TuneStep,
 )
 from optiscope.experiments.sweep_study import SweepConfig, cell_configs
 from optiscope.optimizers import parse_spec
@@ -49,7 +50,8 @@ Step = Annotated[
     | TeachingStep
     | AdagradTimingStep
     | ExperimentStep
-    | SettingsStep,
+    | SettingsStep
+    | TuneStep,
     Field(discriminator="kind"),
 ]
 

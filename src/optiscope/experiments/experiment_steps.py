@@ -25,6 +25,7 @@ from optiscope.experiments.seed_claims import SeedClaim
 from optiscope.experiments.settings_study import SettingsConfig
 from optiscope.experiments.sweep_study import SweepConfig, cell_configs
 from optiscope.experiments.teaching_study import TeachingStudy
+from optiscope.experiments.tune_study import TuneConfig
 from optiscope.nets.budget import SeedBudget
 from optiscope.nets.trainer import TrainConfig
 from optiscope.surfaces import get as get_surface
@@ -263,6 +264,15 @@ class SettingsStep(StepBase, SettingsConfig):
         return SettingsConfig(**self.fields_of(SettingsConfig))
 
 
+class TuneStep(StepBase, TuneConfig):
+    """Equal-budget tuning of optimizers on a surface or a suite (``optiscope tune``)."""
+
+    kind: Literal["tune"]
+
+    def config(self) -> TuneConfig:
+        return TuneConfig.build(**self.fields_of(TuneConfig))
+
+
 class ExperimentStep(StepBase):
     """A whole study inside this one (the demo holds seed 000's preset at quick sizes)."""
 
@@ -284,5 +294,6 @@ STEP_TYPES: dict[str, type[StepBase]] = {
     "teaching": TeachingStep,
     "adagrad_timing": AdagradTimingStep,
     "experiment": ExperimentStep,
+    "tune": TuneStep,
     "settings": SettingsStep,
 }

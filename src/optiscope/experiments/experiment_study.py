@@ -50,6 +50,7 @@ from optiscope.experiments.sweep_study import CELLS_DIR, SWEEP, SweepConfig, cel
 from optiscope.experiments.table_study import TABLE, TableConfig, TableSource
 from optiscope.experiments.teaching_study import TEACHING
 from optiscope.experiments.train_study import TRAIN
+from optiscope.experiments.tune_study import TUNE
 from optiscope.nets.budget import dataset_classes, describe_dataset
 from optiscope.nets.proxy_data import PROXY_CALIBRATION
 from optiscope.nets.trainer import TrainConfig
@@ -230,6 +231,7 @@ _PLANNERS: dict[str, Callable[[Any, _Context], Planned]] = {  # each takes its o
     "adagrad_timing": lambda step, ctx: (ADAGRAD_TIMING, step.config()),
     "experiment": _nested,
     "settings": lambda step, ctx: (SETTINGS, step.config()),
+    "tune": lambda step, ctx: (TUNE, step.config()),
 }
 
 

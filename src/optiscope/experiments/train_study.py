@@ -11,6 +11,7 @@ from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKi
 from optiscope.nets.trainer import TrainConfig, TrainRun, train_in_run
 from optiscope.store import RunDir
 from optiscope.viz.curvature_figures import ratio_figure
+from optiscope.viz.sharpness_figures import sharpness_figure
 from optiscope.viz.training_figures import training_curves
 
 __all__ = ["TRAIN", "render_train", "run_train_study", "train_title"]
@@ -26,7 +27,8 @@ def train_title(config: TrainConfig) -> str:
 
 
 def render_train(run_dir: RunDir, style: Style) -> None:
-    """The training curves and, when tracked, the eigenvalue ratio, from the stored tables."""
+    """The training curves and, when tracked, the eigenvalue ratio and the sharpness against its
+    stability threshold, from the stored tables."""
     title = train_title(TrainConfig(**run_dir.spec))
     summary = run_dir.manifest.get("summary", {})
     diverged = str(summary.get("stopped", "")) if summary.get("status") == "diverged" else None
@@ -37,6 +39,11 @@ def render_train(run_dir: RunDir, style: Style) -> None:
         if len(eigs):
             figure = ratio_figure(eigs, title=f"{title}: lambda1 / lambda2 over the last steps")
             run_dir.save_figure(figure, "eigen_ratio.png", **style.save_options())
+    if (run_dir.path / "sharpness.parquet").is_file():
+        sharpness = run_dir.read_table("sharpness")
+        if len(sharpness):
+            figure = sharpness_figure(sharpness, title=f"{title}: sharpness and its stability threshold")
+            run_dir.save_figure(figure, "sharpness.png", **style.save_options())
 
 
 TRAIN: StudyKind[TrainConfig] = StudyKind(

@@ -9,6 +9,17 @@ serve the whole plane), and the recorded path projected onto it with the share i
 
 from __future__ import annotations
 
+from optiscope.landscape.connectivity import (
+    BezierState,
+    CurveProfile,
+    barrier_height,
+    bezier_point,
+    evaluate_curve,
+    line_point,
+    recompute_batch_norm,
+    train_bezier,
+)
+from optiscope.landscape.convexity import ConvexityMap, convexity_map
 from optiscope.landscape.data_batches import iter_batches
 from optiscope.landscape.directions import (
     DEFAULT_SEED,
@@ -29,6 +40,8 @@ from optiscope.landscape.grid import (
     LandscapeGrid,
     grid_axes,
 )
+from optiscope.landscape.joint_pca import joint_centre
+from optiscope.landscape.joint_plane import JointPlane, joint_plane, model_at
 from optiscope.landscape.picture import LandscapePicture, path_span, plane_directions, plot
 from optiscope.landscape.projection import PathProjection, PlaneGradient, gradient_on_plane, project_path
 from optiscope.landscape.reference import evaluate_points_loop
@@ -40,21 +53,33 @@ __all__ = [
     "ENGINES",
     "INTERPOLATION_POINTS",
     "INTERPOLATION_RANGE",
+    "BezierState",
+    "ConvexityMap",
+    "CurveProfile",
     "DegeneratePathError",
     "Directions",
+    "JointPlane",
     "LandscapeError",
     "LandscapeGrid",
     "LandscapePicture",
     "PathProjection",
     "PlaneGradient",
+    "barrier_height",
+    "bezier_point",
+    "convexity_map",
     "directions_from_vectors",
     "evaluate",
+    "evaluate_curve",
     "evaluate_points",
     "evaluate_points_loop",
     "gradient_on_plane",
     "grid_axes",
     "interpolation_direction",
     "iter_batches",
+    "joint_centre",
+    "joint_plane",
+    "line_point",
+    "model_at",
     "normalize_direction",
     "path_span",
     "pca_directions",
@@ -63,4 +88,6 @@ __all__ = [
     "plot",
     "project_path",
     "random_directions",
+    "recompute_batch_norm",
+    "train_bezier",
 ]

@@ -12,6 +12,7 @@ from optiscope.nets.recorder import (
     snapshot_interval,
 )
 from optiscope.nets.runs import RecordedRun, load_run
+from optiscope.nets.sharpness import SharpnessTracker, preconditioner_diagonal, stability_threshold
 from optiscope.nets.trainer import TrainConfig, TrainRun, evaluate, train
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "LeNet5",
     "PathRecorder",
     "RecordedRun",
+    "SharpnessTracker",
     "SmallCNN",
     "TrainConfig",
     "TrainRun",
@@ -32,7 +34,9 @@ __all__ = [
     "load_dataset",
     "load_run",
     "parameter_layout",
+    "preconditioner_diagonal",
     "record",
     "snapshot_interval",
+    "stability_threshold",
     "train",
 ]
