@@ -312,3 +312,19 @@ def test_a_paths_study_draws_named_axes_panels_and_the_given_limits(
     assert set(artists(axes, "end")) | set(artists(axes, "exit")) == {0, 1, 2}
     panel_titles = [panel.get_title() for panel in drawn["panels"].axes if panel.get_title()]
     assert [title.split("\n")[0] for title in panel_titles] == result.paths.labels
+
+
+@pytest.mark.slow
+def test_every_figure_of_a_study_names_the_surfaces_parameters(tmp_path: Path) -> None:
+    """The interactive contour and 3-D figures name their axes theta0 / theta1 on seed 003's
+    regression surface, as the static contour does (not x / y); the render passes the names to
+    every figure (the 3-D PNG and the animations too)."""
+    from optiscope.experiments.registry import redraw
+
+    config = PathsConfig.build(surface="regression_mse", optimizers=("sgd:lr=0.1",), steps=6)
+    run_paths_study(config, tmp_path / "r")
+    redraw(tmp_path / "r", {"three_d": True, "interactive": True})
+    for name in ("contour", "surface3d"):
+        text = (tmp_path / "r" / "figures" / f"{name}.plotly.js").read_text()
+        assert '"text":"theta0"' in text and '"text":"theta1"' in text, name
+        assert '"text":"x"' not in text, name

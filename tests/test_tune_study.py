@@ -179,7 +179,8 @@ def test_a_tune_step_in_a_study_yaml_runs_the_same_study_as_the_command(tmp_path
     study = tmp_path / "study.yaml"
     study.write_text(
         "name: tune-yaml\ntitle: a tune step\nsteps:\n"
-        "  - {kind: tune, name: booth, target: booth, optimizers: [sgd, adam], trials: 4, seeds: 2, steps: 30}\n"
+        "  - {kind: tune, name: booth, target: booth, optimizers: [sgd, adam],\n"
+        "     trials: 4, seeds: 2, steps: 30}\n"
     )
     result = runner.invoke(app, ["run", str(study), "--out", str(tmp_path / "s")])
     assert result.exit_code == 0, result.output

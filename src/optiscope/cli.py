@@ -322,7 +322,8 @@ def landscape(
     runs: Annotated[
         list[Path],
         typer.Argument(
-            help="Training runs or recordings (optiscope.nets.record); several draw side-by-side panels."
+            help="Training runs or recordings (optiscope.nets.record); several draw side-by-side panels "
+            "(with --directions pca-joint: one plane for all)."
         ),
     ],
     out: Annotated[
@@ -334,10 +335,13 @@ def landscape(
     directions: Annotated[
         str,
         typer.Option(
-            help="filter, layer, none (random, Li et al.), pca (of the path), hessian (top two "
-            "eigenvectors), interpolate:RUN_B."
+            help="filter, layer, none (random, Li et al.), pca (of the path), pca-joint (of all "
+            "runs' paths, one plane), hessian (top two eigenvectors), interpolate:RUN_B."
         ),
     ] = "filter",
+    centre: Annotated[
+        str, typer.Option(help="pca-joint: the plane's centre, a run's index (0 = the first) or mean.")
+    ] = "0",
     grid: Annotated[int, typer.Option(help="Points per axis.")] = 51,
     span: Annotated[
         float | None, typer.Option(help="Axes run over [-span, span] (default 1; pca: the path's reach).")
@@ -363,18 +367,24 @@ def landscape(
     from optiscope.experiments.landscape_study import LandscapeConfig, check_inputs
 
     datas = list(data)
+    joint = directions == "pca-joint"
+    if joint and len(runs) < 2:
+        raise SpecError("--directions pca-joint draws several runs on one plane: give at least two runs")
+    subjects = [(runs[0], tuple(str(r) for r in runs[1:]))] if joint else [(run, ()) for run in runs]
     configs = [
         LandscapeConfig.build(run=str(run), directions=directions, grid=grid, span=span, data=selection,
                               seed=seed, ignore=None if include_bias else "biasbn", engine=engine,
-                              device=device, model=model, loss=loss)
-        for run in runs
+                              device=device, model=model, loss=loss, joint=others,
+                              **({"centre": centre} if joint else {}))
+        for run, others in subjects
         for selection in datas
     ]  # fmt: skip
     for config in configs:
         check_inputs(config)
-    labels = [cell_label(config, len(runs), len(datas)) for config in configs]
+    labels = [cell_label(config, len(subjects), len(datas)) for config in configs]
     kind, config = landscape_study_for(configs, labels)
-    target = out if out is not None else runs[0] / ("landscape" if len(configs) == 1 else "landscape-panels")
+    name = "landscape-joint" if joint else "landscape"
+    target = out if out is not None else runs[0] / (name if len(configs) == 1 else f"{name}-panels")
     with progress_bar("landscape") as progress:
         execution = execute(kind, config, target, style=_style(interactive=interactive, dpi=dpi), force=force,
                             progress=progress)  # fmt: skip
@@ -385,6 +395,12 @@ def landscape(
         captured = "" if row["path_captured"] != row["path_captured"] else (
             f"; the plane captures {100 * row['path_captured']:.1f}% of the training path"
         )  # fmt: skip
+        shares = [
+            f"{100 * row[c]:.1f}% of {c.removeprefix('captured_')}'s"
+            for c in summary
+            if c.startswith("captured_")
+        ]
+        captured = f"; the plane captures {', '.join(shares)} path" if shares else captured
         typer.echo(f"{label}engine {row['engine']}; loss at the centre {row['center_loss']:.4g}, "
                    f"range {row['min_loss']:.4g}..{row['max_loss']:.4g}{captured}")  # fmt: skip
     typer.echo(f"report: {execution.path / 'report.html'}")

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.patheffects import withStroke
 
 from optiscope.experiments.protocol import Style
 from optiscope.landscape.directions_base import Directions
@@ -23,6 +25,16 @@ from optiscope.viz.landscape_figures import (
     landscape_surface3d,
 )
 from optiscope.viz.landscape_interactive import landscape_surface_plotly
+from optiscope.viz.landscape_plane import (
+    Limits,
+    describe,
+    draw_plane,
+    legend_below,
+    plane_arrays,
+    plane_levels,
+)
+from optiscope.viz.levels import label_colorbar
+from optiscope.viz.palette import line_style_for
 from optiscope.viz.path_fidelity import path_fidelity_figure
 from optiscope.viz.plotly_files import save_plotly
 
@@ -31,6 +43,7 @@ __all__ = [
     "GRID_FILE",
     "LandscapeResult",
     "drawn_path",
+    "joint_contour",
     "load_landscape",
     "path_from_table",
     "render_landscape",
@@ -50,6 +63,8 @@ class LandscapeResult:
     path: PathProjection | None = None
     path_table: pd.DataFrame | None = None
     gradient: PlaneGradient | None = None
+    runs: tuple[tuple[str, PathProjection], ...] = ()
+    """Several runs on one plane (pca-joint): each run's name and path; ``path`` is the first's."""
 
 
 def path_from_table(table: pd.DataFrame, total_captured: float) -> PathProjection:
@@ -73,8 +88,51 @@ def load_landscape(run_dir: RunDir) -> LandscapeResult:
     gradient = PlaneGradient(np.asarray(coords, dtype=float), float(summary["gradient_captured"]),
                              float(summary["gradient_norm"]))  # fmt: skip
     table = run_dir.read_table("path") if (run_dir.path / "path.parquet").is_file() else None
-    projection = None if table is None else path_from_table(table, float(summary["path_captured"]))
-    return LandscapeResult(grid, directions, run_dir, projection, table, gradient)
+    runs: tuple[tuple[str, PathProjection], ...] = ()
+    if table is not None and "run" in table.columns:
+        runs = tuple(
+            (str(name), path_from_table(rows.reset_index(drop=True), float(summary[f"captured_{name}"])))
+            for name, rows in table.groupby("run", sort=False)
+        )
+    first = table if table is None or not runs else table[table["run"] == runs[0][0]].reset_index(drop=True)
+    projection = None if first is None else path_from_table(first, float(summary["path_captured"]))
+    return LandscapeResult(grid, directions, run_dir, projection, table, gradient, runs)
+
+
+def joint_contour(
+    grid: LandscapeGrid,
+    runs: tuple[tuple[str, PathProjection], ...],
+    gradient: PlaneGradient | None = None,
+    title: str = "",
+    limits: tuple[Limits, Limits] = (None, None),
+) -> Figure:
+    """The loss contour of one plane with every run's path on it, one colour, line and marker each.
+
+    A run's legend entry gives its name and the share of its motion the plane captures; its
+    start is a hollow circle and its end an X in the run's colour.
+    """
+    arrays = plane_arrays(grid)
+    figure = Figure(figsize=(8.0, 6.5), layout="constrained")
+    axes = figure.add_subplot()
+    filled, _, _ = draw_plane(
+        axes, "contour", arrays, plane_levels(arrays[2], None), None, gradient, limits=limits
+    )
+    label_colorbar(figure.colorbar(filled, ax=axes, label="loss"))
+    outline = [withStroke(linewidth=2.8, foreground="black")]
+    for index, (name, path) in enumerate(runs):
+        colour, linestyle, marker = line_style_for(index)
+        coords = np.asarray(path.coords, dtype=float)
+        label = f"{name} (plane captures {100 * path.total_captured:.1f}%)"
+        axes.plot(coords[:, 0], coords[:, 1], linestyle=linestyle, marker=marker, color=colour, label=label,
+                  markevery=max(1, len(coords) // 8), markersize=5, linewidth=1.6, path_effects=outline,
+                  gid=f"path-{index}", zorder=4)  # fmt: skip
+        axes.plot(*coords[0], "o", markerfacecolor="none", markeredgecolor=colour, markersize=9, zorder=5)
+        axes.plot(*coords[-1], "X", color=colour, markeredgecolor="black", markersize=9, zorder=5)
+    axes.plot([], [], "o", markerfacecolor="none", markeredgecolor="black", label="start")
+    axes.plot([], [], "X", color="grey", markeredgecolor="black", label="end")
+    legend_below(figure, axes)
+    axes.set_title(describe(grid, title, arrays[2]), fontsize=10)
+    return figure
 
 
 def drawn_path(result: LandscapeResult) -> PathProjection | None:
@@ -95,6 +153,12 @@ def render_landscape(run_dir: RunDir, style: Style) -> None:
         run_dir.save_figure(landscape_curve(grid, title=title), "landscape_curve.png", **dpi)
         return
     limits = (style.x_limits, style.y_limits)
+    if result.runs:
+        figure = joint_contour(grid, result.runs, gradient=gradient, title=title, limits=limits)
+        run_dir.save_figure(figure, "contour.png", **dpi)
+        figure = landscape_heatmap(grid, metric="loss", title=title, limits=limits)
+        run_dir.save_figure(figure, "heatmap.png", **dpi)
+        return
     figure = landscape_contour(grid, path=path, gradient=gradient, title=title, limits=limits)
     run_dir.save_figure(figure, "contour.png", **dpi)
     figure = landscape_heatmap(grid, metric="loss", path=path, title=title, limits=limits)

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -26,12 +26,14 @@ from pydantic import (
     SerializerFunctionWrapHandler,
     field_validator,
     model_serializer,
+    model_validator,
 )
 from torch.func import functional_call
 
 from optiscope.curvature import top_eigen
 from optiscope.errors import SpecError
 from optiscope.experiments.execute import execute
+from optiscope.experiments.landscape_joint import JointRuns, joint_notes, load_joint_runs
 from optiscope.experiments.landscape_render import (
     DIRECTIONS_FILE,
     GRID_FILE,
@@ -77,10 +79,10 @@ __all__ = [
 
 _CHUNKS = 8
 _MAX_PATH_POINTS = 200
-_DIRECTION_KINDS = ("filter", "layer", "none", "pca", "hessian")
-# Fields added for the user's own runs; at their defaults they stay out of the spec, so runs
-# stored before them keep their cache keys.
-_OWN_WORK_FIELDS = ("model", "loss")
+_DIRECTION_KINDS = ("filter", "layer", "none", "pca", "pca-joint", "hessian")
+# Fields added for the user's own runs and for several runs on one plane; at their defaults they
+# stay out of the spec, so runs stored before them keep their cache keys.
+_OWN_WORK_FIELDS = ("model", "loss", "joint", "centre")
 
 
 def check_model_path(value: str | None) -> str | None:
@@ -96,7 +98,9 @@ class LandscapeConfig(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     run: str = Field(description="the training run or recording directory")
-    directions: str = Field(default="filter", description="filter|layer|none|pca|interpolate:RUN_B")
+    directions: str = Field(
+        default="filter", description="filter|layer|none|pca|pca-joint|hessian|interpolate:RUN_B"
+    )
     grid: int = Field(default=51, ge=2, le=1001, description="points per axis")
     span: float | None = Field(
         default=None,
@@ -112,6 +116,8 @@ class LandscapeConfig(BaseModel):
         default=None, description="pkg.mod:make_model (default: the factory the run stored)"
     )
     loss: Literal["cross_entropy", "mse"] = Field(default="cross_entropy", description="cross_entropy or mse")
+    joint: tuple[str, ...] = Field(default=(), description="pca-joint: the other runs on the plane")
+    centre: str = Field(default="0", description="pca-joint: a run's index (0 is run) or mean")
 
     @field_validator("directions")
     @classmethod
@@ -129,6 +135,16 @@ class LandscapeConfig(BaseModel):
     @classmethod
     def _import_path(cls, value: str | None) -> str | None:
         return check_model_path(value)
+
+    @model_validator(mode="after")
+    def _joint_runs(self) -> LandscapeConfig:
+        if self.directions == "pca-joint" and not self.joint:
+            raise ValueError("pca-joint draws several runs on one plane: give at least two runs")
+        if self.directions != "pca-joint" and (self.joint or self.centre != "0"):
+            raise ValueError("joint runs and centre belong to --directions pca-joint")
+        if self.centre != "mean" and not (self.centre.isdigit() and int(self.centre) <= len(self.joint)):
+            raise ValueError(f"centre must be mean or a run index 0..{len(self.joint)}; got {self.centre!r}")
+        return self
 
     @model_serializer(mode="wrap")
     def _spec(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
@@ -148,18 +164,26 @@ class LandscapeConfig(BaseModel):
 def without_defaults(config: BaseModel, fields: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     """``fields`` less those of ``names`` that hold their default (a spec that predates them)."""
     for name in names:
-        if name in fields and fields[name] == type(config).model_fields[name].default:
+        default = type(config).model_fields[name].default
+        if name in fields and fields[name] in (
+            default,
+            list(default) if isinstance(default, tuple) else None,
+        ):
             del fields[name]
     return fields
 
 
 def check_inputs(config: LandscapeConfig) -> None:
-    """Load the run, build its model and data, check they fit: the user's error before any folder."""
-    load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
+    """Load the run(s), build the model and data, check they fit: the user's error before any folder."""
+    inputs = load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
+    if config.joint:
+        load_joint_runs(config, inputs)
 
 
-def _make_directions(config: LandscapeConfig, inputs: StudyInputs) -> Directions:
+def _make_directions(config: LandscapeConfig, inputs: StudyInputs, joint: JointRuns | None) -> Directions:
     kind = config.directions
+    if joint is not None:
+        return joint.plane.directions
     if kind == "hessian":
         return _hessian_directions(config, inputs)
     if kind.startswith("interpolate:"):
@@ -182,21 +206,25 @@ def _hessian_directions(config: LandscapeConfig, inputs: StudyInputs) -> Directi
     return directions_from_vectors(spectrum.vectors.T, inputs.model, kind="hessian", meta=meta)
 
 
-def _directions(run_dir: RunDir, config: LandscapeConfig, inputs: StudyInputs) -> Directions:
+def _directions(
+    run_dir: RunDir, config: LandscapeConfig, inputs: StudyInputs, joint: JointRuns | None
+) -> Directions:
     stored = run_dir.path / DIRECTIONS_FILE
     if stored.is_file():
         return Directions.load(stored)
-    directions = _make_directions(config, inputs)
+    directions = _make_directions(config, inputs, joint)
     run_dir.write_bytes(DIRECTIONS_FILE, directions.to_bytes())
     return directions
 
 
-def _span(config: LandscapeConfig, projection: PathProjection | None) -> float:
+def _span(config: LandscapeConfig, paths: list[_Path]) -> float:
     """The half-width of the plane: as asked; for PCA axes (not normalised to the weights, unit
-    length) enough to hold the whole path with a margin (:func:`path_span`)."""
+    length) enough to hold every path with a margin (:func:`path_span`)."""
     if config.span is not None:
         return config.span
-    return path_span(projection) if config.directions == "pca" else 1.0
+    if config.directions.startswith("pca") and paths:
+        return max(path_span(path.projection) for path in paths)
+    return 1.0
 
 
 def _axes(config: LandscapeConfig, span: float) -> tuple[np.ndarray, np.ndarray | None]:
@@ -252,23 +280,49 @@ def _evaluate_grid(
     return loss, accuracy, info
 
 
-def _projection(inputs: StudyInputs, directions: Directions) -> PathProjection | None:
-    """The recorded path's least-squares coordinates on the plane (None without a path)."""
+class _Path(NamedTuple):
+    """One run's path: its name (None for the study's only run), snapshots, place on the plane."""
+
+    name: str | None
+    snapshots: np.ndarray
+    projection: PathProjection
+
+
+def _paths(inputs: StudyInputs, directions: Directions, joint: JointRuns | None) -> list[_Path]:
+    """Each recorded path's least-squares coordinates on the plane (none without a path)."""
+    if joint is not None:
+        return [
+            _Path(*run) for run in zip(joint.names, joint.snapshots, joint.plane.projections, strict=True)
+        ]
     if len(inputs.run.snapshots) == 0:
+        return []
+    projection = project_path(inputs.run.snapshots, inputs.model, directions, steps=inputs.run.steps)
+    return [_Path(None, np.asarray(inputs.run.snapshots), projection)]
+
+
+def _paths_table(
+    config: LandscapeConfig, inputs: StudyInputs, paths: list[_Path], directions: Directions
+) -> pd.DataFrame | None:
+    """Every path's table (:func:`_path_table`), with a first column ``run`` for several runs."""
+    if not paths:
         return None
-    return project_path(inputs.run.snapshots, inputs.model, directions, steps=inputs.run.steps)
+    frames = [_path_table(config, inputs, path, directions) for path in paths]
+    if paths[0].name is None:
+        return frames[0]
+    frames = [frame.assign(run=path.name) for frame, path in zip(frames, paths, strict=True)]
+    frame = pd.concat(frames, ignore_index=True)
+    return frame[["run", *[c for c in frame.columns if c != "run"]]]
 
 
 def _path_table(
-    config: LandscapeConfig, inputs: StudyInputs, projection: PathProjection | None, directions: Directions
-) -> pd.DataFrame | None:
-    """The recorded path on the plane: coordinates, fidelity, true loss beside the surface's."""
-    if projection is None:
-        return None
+    config: LandscapeConfig, inputs: StudyInputs, path: _Path, directions: Directions
+) -> pd.DataFrame:
+    """A recorded path on the plane: coordinates, fidelity, true loss beside the surface's."""
+    projection = path.projection
     frame = projection.to_frame()
     keep = np.unique(np.linspace(0, len(frame) - 1, min(len(frame), _MAX_PATH_POINTS)).round().astype(int))
     frame = frame.iloc[keep].reset_index(drop=True)
-    frame["true_loss"] = [_loss_at(inputs, inputs.run.snapshots[i]) for i in keep]
+    frame["true_loss"] = [_loss_at(inputs, path.snapshots[i]) for i in keep]
     surface = evaluate_points(
         inputs.model,
         inputs.loss_fn,
@@ -302,10 +356,13 @@ def _loss_at(inputs: StudyInputs, weights: np.ndarray) -> float:
 def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
     """Directions, the grid chunk by chunk (resumable), the path on the plane, the summary."""
     inputs = load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
-    directions = _directions(run_dir, config, inputs)
+    joint = load_joint_runs(config, inputs) if config.joint else None
+    inputs = inputs if joint is None else joint.inputs  # its model at the plane's centre
+    directions = _directions(run_dir, config, inputs, joint)
     began = time.perf_counter()
-    projection = _projection(inputs, directions)
-    span = _span(config, projection)
+    paths = _paths(inputs, directions, joint)
+    projection = paths[0].projection if paths else None
+    span = _span(config, paths)
     alphas, betas = _axes(config, span)
     loss, accuracy, info = _evaluate_grid(run_dir, config, inputs, directions, (alphas, betas), ctx.progress)
     shape = (len(alphas),) if betas is None else (len(alphas), len(betas))
@@ -320,13 +377,20 @@ def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mappi
         **info,
     }
     grid = LandscapeGrid(alphas, betas, loss.reshape(shape), accuracy.reshape(shape), attrs)
-    table = _path_table(config, inputs, projection, directions)
+    table = _paths_table(config, inputs, paths, directions)
     gradient = gradient_on_plane(inputs.model, inputs.loss_fn, inputs.data, directions)
     run_dir.write_bytes(GRID_FILE, grid.to_netcdf_bytes())
     if table is not None:
         run_dir.write_table("path", table)
-    run_dir.write_table("summary", _summary(grid, projection, gradient))
-    run_dir.set_info(title=study_title(inputs, config.data))
+    run_dir.write_table("summary", _summary(grid, paths, gradient))
+    if joint is not None:
+        run_dir.write_text(
+            "findings.md", "".join(f"- {line}\n" for line in joint_notes(joint, config.centre))
+        )
+    title = study_title(inputs, config.data)
+    run_dir.set_info(
+        title=title if joint is None else f"{', '.join(joint.names)} on one plane; run 0: {title}"
+    )
     run_dir.record_timing("landscape", time.perf_counter() - began)
     return {
         "center_loss": float(grid.loss[grid.center_index()]),
@@ -373,7 +437,7 @@ def study_title(inputs: StudyInputs, data: str) -> str:
     return f"{c.model} on {c.dataset}, {c.optimizer}, batch {c.batch_size or 'full'}"
 
 
-def _summary(grid: LandscapeGrid, projection: PathProjection | None, gradient: Any) -> pd.DataFrame:
+def _summary(grid: LandscapeGrid, paths: list[_Path], gradient: Any) -> pd.DataFrame:
     finite = grid.loss[np.isfinite(grid.loss)]
     row = {
         "directions": grid.attrs.get("directions_kind"),
@@ -382,7 +446,7 @@ def _summary(grid: LandscapeGrid, projection: PathProjection | None, gradient: A
         "center_loss": float(grid.loss[grid.center_index()]),
         "min_loss": float(finite.min()) if finite.size else math.nan,
         "max_loss": float(finite.max()) if finite.size else math.nan,
-        "path_captured": math.nan if projection is None else projection.total_captured,
+        "path_captured": paths[0].projection.total_captured if paths else math.nan,
         "gradient_norm": float(gradient.norm),
         "gradient_captured": float(gradient.captured),
         **{
@@ -391,5 +455,6 @@ def _summary(grid: LandscapeGrid, projection: PathProjection | None, gradient: A
         },
         "explained_variance": str(grid.attrs.get("directions_meta", {}).get("explained_variance_ratio", "")),
         "engine": grid.attrs.get("engine", "?"),
+        **{f"captured_{p.name}": p.projection.total_captured for p in paths if p.name is not None},
     }
     return pd.DataFrame([row])

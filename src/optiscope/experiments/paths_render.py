@@ -180,10 +180,27 @@ def _path_figures(
         saved.append(run_dir.save_figure(figure, "contour_panels.png", **dpi))
     for name, configs in _sweeps(paths).items():
         sweep = select_configs(paths, configs)
-        figure = lr_sweep_figure(xs, ys, zs, sweep, title=f"{name} on {title}", minima=surface.minima)
+        figure = lr_sweep_figure(
+            xs,
+            ys,
+            zs,
+            sweep,
+            title=f"{name} on {title}",
+            minima=surface.minima,
+            axis_names=surface.axis_names,
+        )
         saved.append(run_dir.save_figure(figure, f"sweep-{name}.png", **dpi))
     if style.three_d:
-        figure = surface_3d_with_paths(xs, ys, zs, paths, title=title, view=surface.view, zlim=surface.zlim)
+        figure = surface_3d_with_paths(
+            xs,
+            ys,
+            zs,
+            paths,
+            title=title,
+            view=surface.view,
+            zlim=surface.zlim,
+            axis_names=surface.axis_names,
+        )
         saved.append(run_dir.save_figure(figure, "surface3d.png", **dpi))
     if style.animate:
         saved.extend(_animations(run_dir, xs, ys, zs, paths, surface, style))
@@ -231,7 +248,7 @@ def _animations(
 ) -> list[Path]:
     title, suffix = _title(surface), style.video
     timing = {"frames": style.frames, "fps": style.fps, "fmt": suffix}
-    contour = animate_contour(xs, ys, zs, paths, title=title, **timing)
+    contour = animate_contour(xs, ys, zs, paths, title=title, axis_names=surface.axis_names, **timing)
     loss = animate_loss(paths, title=f"{surface.name}: loss", **timing)
     saved = [
         run_dir.write_bytes(f"figures/contour.{suffix}", contour),
@@ -239,8 +256,9 @@ def _animations(
     ]
     if style.three_d:
         rolling = animate_surface_3d(
-            xs, ys, zs, paths, title=title, view=surface.view, zlim=surface.zlim, **timing
-        )
+            xs, ys, zs, paths, title=title, view=surface.view, zlim=surface.zlim,
+            axis_names=surface.axis_names, **timing,
+        )  # fmt: skip
         saved.append(run_dir.write_bytes(f"figures/surface3d.{suffix}", rolling))
     return saved
 
@@ -256,12 +274,14 @@ def _interactive(
 ) -> list[Path]:
     title = _title(surface)
     contour = interactive.contour_figure(
-        xs, ys, zs, paths, title=title, minima=surface.minima, frames=style.frames
-    )
+        xs, ys, zs, paths, title=title, minima=surface.minima, frames=style.frames,
+        axis_names=surface.axis_names,
+    )  # fmt: skip
     saved = [save_plotly(run_dir, contour, "contour")]
     if style.three_d:
         figure = interactive.surface_3d_figure(
-            xs, ys, zs, paths, title=title, zlim=surface.zlim, view=surface.view, frames=style.frames
-        )
+            xs, ys, zs, paths, title=title, zlim=surface.zlim, view=surface.view, frames=style.frames,
+            axis_names=surface.axis_names,
+        )  # fmt: skip
         saved.append(save_plotly(run_dir, figure, "surface3d"))
     return saved
