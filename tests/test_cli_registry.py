@@ -106,3 +106,20 @@ def test_a_resumed_run_says_what_it_found_stored() -> None:
 def test_an_option_given_twice_where_one_is_meant_is_refused(tmp_path) -> None:
     code, out = invoke("curvature", str(tmp_path / "run"), "--data", "batch:64", "--data", "train")
     assert code == 2 and out.strip() == "error: --data takes one value here, got 2: batch:64, train"
+
+
+def test_yaml_configs_report_file_line_field_and_problem(tmp_path) -> None:
+    """Sweeps and training configs, like studies, say FILE:LINE: field: problem, with close names."""
+    sweep = tmp_path / "sweep.yaml"
+    sweep.write_text("base:\n  model: mlp\n  optimizr: sgd\ngrid:\n  lr: [0.1]\n")
+    code, out = invoke("sweep", str(sweep), "--out", str(tmp_path / "s"))
+    assert code == 2 and out.startswith(f"error: {sweep}:3: optimizr: Extra inputs are not permitted")
+    assert "did you mean 'optimizer'?" in out and "Value error" not in out
+    train = tmp_path / "train.yaml"
+    train.write_text("model: mlp\nepochs: -3\n")
+    code, out = invoke("train", str(train), "--out", str(tmp_path / "t"))
+    assert code == 2 and out.strip() == f"error: {train}:2: epochs: Input should be greater than 0"
+    # a flag that overrides the file is not blamed on a line of it
+    code, out = invoke("train", str(train), "--epochs", "0", "--out", str(tmp_path / "t"))
+    assert code == 2 and out.strip() == f"error: {train}: epochs: Input should be greater than 0"
+    assert not (tmp_path / "s").exists() and not (tmp_path / "t").exists()

@@ -14,11 +14,11 @@ import typer
 
 from optiscope.cli_app import (
     app,
+    build_from_yaml,
     handles_errors,
     parse_grid,
     parse_point,
     progress_bar,
-    read_yaml,
 )
 from optiscope.cli_experiments import run_preset  # also registers ``run`` and ``presets``
 from optiscope.cli_geometry import connect  # noqa: F401 - registers ``connect``
@@ -276,15 +276,19 @@ def train_command(
     from optiscope.experiments.train_study import TRAIN
     from optiscope.nets.trainer import TrainConfig
 
-    fields = read_yaml(config) if config is not None else {}
     flags = {"model": model, "dataset": dataset, "data_dir": data_dir, "optimizer": opt,
              "batch_size": batch_size, "epochs": epochs, "max_steps": steps, "patience": patience,
              "seed": seed, "limit": limit, "record_every": record_every, "device": device,
              "record": False if no_record else None, "download": True if download else None,
              "track_eigs": track_eigs, "track_sharpness": track_sharpness}  # fmt: skip
-    fields.update({key: value for key, value in flags.items() if value is not None})
+    given = {key: value for key, value in flags.items() if value is not None}
+    train_config = (
+        build_from_yaml(config, TrainConfig.build, **given)
+        if config is not None
+        else TrainConfig.build(**given)
+    )
     with progress_bar("train (epochs)") as progress:
-        execution = execute(TRAIN, TrainConfig.build(**fields), out, style=_style(dpi=dpi), force=force,
+        execution = execute(TRAIN, train_config, out, style=_style(dpi=dpi), force=force,
                             progress=progress)  # fmt: skip
     typer.echo(execution.describe())
     summary = execution.run_dir.manifest.get("summary", {})
@@ -305,11 +309,11 @@ def sweep(
 ) -> None:
     """Train one run per grid cell (seed 000's Table II); results table, heatmap and report."""
     from optiscope.experiments.execute import execute
-    from optiscope.experiments.sweep_study import SWEEP, SweepConfig
+    from optiscope.experiments.sweep_study import SWEEP, checked_sweep
 
     with progress_bar("sweep (cells)") as progress:
         execution = execute(
-            SWEEP, SweepConfig.build(**read_yaml(config)), out, force=force, progress=progress
+            SWEEP, build_from_yaml(config, checked_sweep), out, force=force, progress=progress
         )
     typer.echo(execution.describe())
     typer.echo(execution.run_dir.read_table("results").to_string(index=False))

@@ -18,6 +18,7 @@ import yaml
 
 from optiscope.errors import OptiscopeError, SpecError
 from optiscope.spec_syntax import parse_value
+from optiscope.yaml_lines import key_line, line_of
 
 app = typer.Typer(
     name="optiscope",
@@ -44,6 +45,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def _fail(message: str, code: int) -> None:
@@ -130,6 +132,23 @@ def parse_grid(text: str) -> int:
     if len(size) != 2 or size[0] != size[1] or not size[0].isdigit():
         raise SpecError(f"--starts takes a square grid like 20x20, got {text!r}")
     return int(size[0])
+
+
+def build_from_yaml(path: Path, build: Callable[..., T], **overrides: Any) -> T:
+    """``build(**fields)`` of the mapping in ``path`` (with ``overrides``); a bad field is reported
+    as ``FILE:LINE: field: problem`` (the line of the field in the file)."""
+    fields = {**read_yaml(path), **overrides}
+    try:
+        return build(**fields)
+    except SpecError as error:
+        loc = getattr(error, "loc", None)
+        text = path.read_text()
+        line = None
+        if loc and str(loc[0]) in fields and str(loc[0]) not in overrides:
+            line = line_of(text, loc)
+        elif loc and str(loc[0]) not in overrides:  # raised by a nested spec (a sweep's base)
+            line = key_line(text, str(loc[-1]))
+        raise SpecError(f"{path}:{line}: {error}" if line else f"{path}: {error}") from None
 
 
 def read_yaml(path: Path) -> dict[str, Any]:

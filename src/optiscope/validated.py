@@ -40,4 +40,6 @@ def validated(model: type[M], fields: dict[str, Any]) -> M:
         message = pydantic_message(first)
         if first["type"] == "extra_forbidden" and len(first["loc"]) == 1:
             message += field_suggestion(str(first["loc"][0]), list(model.model_fields))
-        raise SpecError(f"{where}: {message}") from None
+        problem = SpecError(f"{where}: {message}")
+        problem.loc = tuple(first["loc"])  # type: ignore[attr-defined]  # where, for a YAML's line
+        raise problem from None

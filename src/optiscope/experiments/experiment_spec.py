@@ -36,6 +36,7 @@ from optiscope.experiments.experiment_steps import (
 from optiscope.experiments.sweep_study import SweepConfig, cell_configs
 from optiscope.optimizers import parse_spec
 from optiscope.spec_syntax import parse_named_args
+from optiscope.yaml_lines import line_of
 
 __all__ = ["Experiment", "Step", "load_experiment", "parse_reference", "resolve", "sweep_cell"]
 
@@ -208,7 +209,7 @@ def _describe(error: dict[str, Any], document: dict[str, Any], name: str, text: 
     named_step = _STEP_IN_MESSAGE.match(error["msg"].removeprefix("Value error, "))
     if not loc and named_step:
         loc = ["steps", int(named_step[1])]
-    line = _line_of(text, loc)
+    line = line_of(text, loc)
     where = f"{name}:{line}" if line else name
     parts, message = [], error["msg"].removeprefix("Value error, ")
     if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int) and not named_step:
@@ -243,33 +244,6 @@ def _allowed_fields(loc: tuple[Any, ...], field_path: list[Any]) -> str:
     close = difflib.get_close_matches(str(field_path[-1]), names, n=1) if field_path else []
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"{hint}; allowed: {', '.join(names)}"
-
-
-def _line_of(text: str, loc: list[Any]) -> int | None:
-    """The 1-based line of the YAML node at ``loc`` (or of its nearest parent that exists)."""
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for part in loc:
-        if node is None:
-            break
-        line = node.start_mark.line + 1
-        node = _child(node, part)
-    if node is not None:
-        line = node.start_mark.line + 1
-    return line
-
-
-def _child(node: yaml.Node, part: Any) -> yaml.Node | None:
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if key.value == str(part):
-                return value
-    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-        return node.value[part]
-    return None
 
 
 def resolve(

@@ -28,7 +28,16 @@ from optiscope.validated import validated
 from optiscope.viz.markdown import markdown_table
 from optiscope.viz.sweep_figures import sweep_heatmap
 
-__all__ = ["CELLS_DIR", "SWEEP", "SweepConfig", "cell_configs", "cell_name", "run_sweep", "with_budget"]
+__all__ = [
+    "CELLS_DIR",
+    "SWEEP",
+    "SweepConfig",
+    "cell_configs",
+    "cell_name",
+    "checked_sweep",
+    "run_sweep",
+    "with_budget",
+]
 
 CELLS_DIR = "cells"
 
@@ -47,6 +56,14 @@ class SweepConfig(BaseModel):
     @classmethod
     def build(cls, **fields: Any) -> SweepConfig:
         return validated(cls, fields)
+
+
+def checked_sweep(**fields: Any) -> SweepConfig:
+    """A sweep whose every cell is a valid training config (a bad base field is caught before
+    any cell runs)."""
+    sweep = SweepConfig.build(**fields)
+    cell_configs(sweep)
+    return sweep
 
 
 def cell_configs(sweep: SweepConfig) -> list[tuple[dict[str, Any], TrainConfig]]:
