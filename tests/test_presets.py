@@ -171,7 +171,7 @@ def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> No
 
 def test_seed001_quick_curvature_and_the_eq1_optimizer(tmp_path: Path) -> None:
     out = tmp_path / "s1"
-    run_quick("seed001-second-order", out)
+    run_quick("seed001-second-order", out, "--dataset", "digits")  # the mechanics; the proxy: below
     table = pd.read_parquet(out / "06-table1" / "comparison.parquet").set_index("row")
     assert list(table.index) == ["SGD", "AdaGrad", "Adam", "AdaHessian", "eq. (1)"]
     assert table.loc["AdaHessian", "test_accuracy (seed)"] == "0.991"
@@ -313,7 +313,7 @@ def test_a_broken_study_is_one_line_exit_2_and_keeps_finished_steps(tmp_path: Pa
 def test_presets_list_and_show(tmp_path: Path) -> None:
     code, stdout, _ = invoke("presets", "list", "--json")
     rows = {row["name"]: row for row in json.loads(stdout)}
-    assert code == 0 and len(rows) == 6 and rows["seed004-surfaces"]["steps"] == 28
+    assert code == 0 and len(rows) == 6 and rows["seed004-surfaces"]["steps"] == 29
     assert rows["demo"]["steps"] == 13 and "experiment" in rows["demo"]["kinds"]
     code, stdout, _ = invoke("presets", "show", "seed002-from-scratch")
     assert code == 0 and stdout.startswith("# Seed 002")

@@ -169,7 +169,12 @@ def test_a_bad_expression_is_answered_inline_and_a_good_one_drawn(page: tuple) -
 def test_a_basin_map_and_the_export(page: tuple) -> None:
     tab, problems = page
     tab.select_option("#surface", "himmelblau")
+    # The page was on an expression: wait for Himmelblau itself, not a stale "ready" (a loaded
+    # machine answers the surface request late).
+    tab.wait_for_function("window.playground.state.grid.surface.name === 'himmelblau'")
     _wait_phase(tab, "ready")
+    if not tab.evaluate("window.playground.state.cards.length"):
+        _add_optimizer(tab, "adam", lr="0.1")
     tab.check("input[name=mode][value=basins]")
     tab.fill("#grid", "6")
     tab.fill("#steps", "200")

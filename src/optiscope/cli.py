@@ -359,6 +359,13 @@ def landscape(
     ] = False,
     engine: Annotated[str, typer.Option(help="auto, first_layer, vmap or loop.")] = "auto",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    convexity: Annotated[
+        int | None,
+        typer.Option(
+            help="Also map |lambda_min/lambda_max| of the Hessian on an N x N grid of the same plane "
+            "(Li et al. sec. 6; two eigenvalue solves a point: keep N small, e.g. 7)."
+        ),
+    ] = None,
     interactive: Interactive = None,
     dpi: Dpi = None,
     force: Annotated[
@@ -366,9 +373,13 @@ def landscape(
     ] = False,
 ) -> None:
     """Loss landscape of a trained net around its final weights, with the training path on it."""
+    import numpy as np
+
     from optiscope.experiments.execute import execute
+    from optiscope.experiments.landscape_convexity import load_convexity
     from optiscope.experiments.landscape_panels_study import cell_label, landscape_study_for
     from optiscope.experiments.landscape_study import LandscapeConfig, check_inputs
+    from optiscope.viz.convexity_figures import convexity_note
 
     datas = list(data)
     joint = directions == "pca-joint"
@@ -378,7 +389,7 @@ def landscape(
     configs = [
         LandscapeConfig.build(run=str(run), directions=directions, grid=grid, span=span, data=selection,
                               seed=seed, ignore=None if include_bias else "biasbn", engine=engine,
-                              device=device, model=model, loss=loss, joint=others,
+                              device=device, model=model, loss=loss, joint=others, convexity=convexity,
                               **({"centre": centre} if joint else {}))
         for run, others in subjects
         for selection in datas
@@ -407,6 +418,10 @@ def landscape(
         captured = f"; the plane captures {', '.join(shares)} path" if shares else captured
         typer.echo(f"{label}engine {row['engine']}; loss at the centre {row['center_loss']:.4g}, "
                    f"range {row['min_loss']:.4g}..{row['max_loss']:.4g}{captured}")  # fmt: skip
+    found = load_convexity(execution.run_dir)
+    if found is not None:
+        typer.echo(f"convexity map: max |lambda_min/lambda_max| {np.nanmax(found.ratio):.3g}; "
+                   f"{convexity_note(found)}")  # fmt: skip
     typer.echo(f"report: {execution.path / 'report.html'}")
 
 
@@ -432,6 +447,9 @@ def curvature(
     with_density: Annotated[
         bool, typer.Option("--density", help="Spectral density by stochastic Lanczos quadrature.")
     ] = False,
+    layers: Annotated[
+        bool, typer.Option("--layers", help="Top eigenvalues and trace of each layer's Hessian block.")
+    ] = False,
     along: Annotated[
         bool,
         typer.Option("--along/--no-along", help="Loss along the top eigenvectors (seed 001 figs. 2, 4)."),
@@ -448,8 +466,9 @@ def curvature(
     from optiscope.experiments.curvature_study import CurvatureConfig, check_inputs, run_curvature_study
 
     config = CurvatureConfig.build(run=str(run), top_k=top_k, tol=tol, method=method, trace=with_trace,
-                                   density=with_density, along=along, data=_one(data, "--data"),
-                                   device=device, model=model, loss=loss)  # fmt: skip
+                                   density=with_density, layers=layers, along=along,
+                                   data=_one(data, "--data"), device=device, model=model,
+                                   loss=loss)  # fmt: skip
     check_inputs(config)
     with progress_bar("curvature (stages)") as progress:
         result = run_curvature_study(config, out, style=_style(interactive=interactive, dpi=dpi),
@@ -466,6 +485,10 @@ def curvature(
             f"trace {trace_['value']:.6g} +- {trace_['stderr']:.2g} ({trace_['method']}: "
             f"{trace_['products']} Hessian-vector products, {trace_['random_probes']} of them random probes)"
         )
+    if result.layers is not None:
+        for row in result.layers.itertuples():
+            typer.echo(f"layer {row.layer} ({row.n_params} parameters): lambda1 {row.lambda1:.6g}, "
+                       f"trace {row.trace:.6g} +- {row.trace_stderr:.2g}")  # fmt: skip
     typer.echo(f"report: {result.run_dir.path / 'report.html'}")
 
 

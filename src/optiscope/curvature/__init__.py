@@ -9,6 +9,7 @@ from optiscope.curvature.eigen import residual_norms, top_eigen, top_eigen_of
 from optiscope.curvature.errors import CurvatureError
 from optiscope.curvature.hvp import HVP_MODES, HessianOperator, select_parameters
 from optiscope.curvature.krylov import block_krylov
+from optiscope.curvature.layers import DENSE_BLOCK_LIMIT, LayerCurvature, layer_curvature, layer_groups
 from optiscope.curvature.overview import CurvatureSummary, density_steps_for, summary
 from optiscope.curvature.power import power_iteration
 from optiscope.curvature.preconditioned import PreconditionedOperator
@@ -19,11 +20,13 @@ from optiscope.curvature.trace import TraceEstimate, hutch_plus_plus, hutchinson
 from optiscope.curvature.tracker import EigenTracker, TrackRecord
 
 __all__ = [
+    "DENSE_BLOCK_LIMIT",
     "HVP_MODES",
     "CurvatureError",
     "CurvatureSummary",
     "EigenTracker",
     "HessianOperator",
+    "LayerCurvature",
     "PreconditionedOperator",
     "RitzResult",
     "SpectralDensity",
@@ -37,6 +40,8 @@ __all__ = [
     "hutch_plus_plus",
     "hutchinson",
     "lanczos_tridiagonal",
+    "layer_curvature",
+    "layer_groups",
     "power_iteration",
     "rademacher",
     "residual_norms",

@@ -119,7 +119,15 @@ def _render_compare(run_dir: RunDir, style: Style) -> None:
         run_dir.save_figure(per_class_accuracy_figure(metrics, title=config.title), "per_class.png", **dpi)
     if "eigen_ratio" in config.figures:
         eigs = _per_label(run_dir.read_table("eigs"), labels)
-        run_dir.save_figure(eigen_ratio_figure(eigs, title=config.title), "eigen_ratio.png", **dpi)
+        untracked = [label for label, frame in eigs.items() if frame.empty]
+        drawn = {label: frame for label, frame in eigs.items() if not frame.empty}
+        if drawn:
+            title = config.title
+            if untracked:  # a run that stopped before its tracked steps has no eigenvalues to draw
+                why = _diverged(run_dir)
+                said = ", ".join(f"{label} ({why.get(label, 'stopped before them')})" for label in untracked)
+                title = f"{config.title}\nno eigenvalues tracked for {said}"
+            run_dir.save_figure(eigen_ratio_figure(drawn, title=title), "eigen_ratio.png", **dpi)
 
 
 COMPARE: StudyKind[CompareConfig] = StudyKind(

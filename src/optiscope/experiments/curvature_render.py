@@ -1,4 +1,5 @@
-"""A stored curvature study: read back from its files, and drawn (density, loss along eigenvectors)."""
+"""A stored curvature study: read back from its files, and drawn (density, layers, loss along
+eigenvectors)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from optiscope.curvature import SpectralDensity, Spectrum
+from optiscope.experiments.curvature_layers import LAYERS_TABLE, render_layers
 from optiscope.experiments.protocol import Style
 from optiscope.landscape.directions_base import Directions
 from optiscope.landscape.grid import LandscapeGrid
@@ -34,6 +36,7 @@ class CurvatureResult:
     run_dir: RunDir
     trace: dict[str, Any] | None = None
     density: SpectralDensity | None = None
+    layers: pd.DataFrame | None = None
     along_line: pd.DataFrame | None = None
     along_plane: LandscapeGrid | None = None
 
@@ -53,6 +56,8 @@ def load_curvature(run_dir: RunDir) -> CurvatureResult:
         result.trace = run_dir.read_table("trace").iloc[0].to_dict()
     if (folder / DENSITY_FILE).is_file():
         result.density = SpectralDensity.from_arrays(*decode_unit(folder / DENSITY_FILE))
+    if (folder / f"{LAYERS_TABLE}.parquet").is_file():
+        result.layers = run_dir.read_table(LAYERS_TABLE)
     if (folder / "along_top1.parquet").is_file():
         result.along_line = run_dir.read_table("along_top1")
     if (folder / "along_top2.nc").is_file():
@@ -66,6 +71,7 @@ def render_curvature(run_dir: RunDir, style: Style) -> None:
     title, dpi = str(run_dir.manifest.get("title", run_dir.path.name)), style.save_options()
     if result.density is not None:
         run_dir.save_figure(density_figure(result.density), "density.png", **dpi)
+    render_layers(run_dir, title, dpi)
     line = result.along_line
     if line is not None:
         lam = float(result.spectrum.values[0])

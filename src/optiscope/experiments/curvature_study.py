@@ -3,9 +3,9 @@
 The run is a training run or a recording of the user's own loop
 (:mod:`optiscope.experiments.study_inputs`); the loss is cross-entropy or MSE.
 
-Each stage is one unit of the run directory (``spectrum``, ``trace``, ``density``, ``along-1``,
-``along-2``), so a killed study resumes at the first missing stage. Seed 001 figs. 2 and 4-11:
-the loss along the top eigenvector beside its second-order model
+Each stage is one unit of the run directory (``spectrum``, ``trace``, ``density``, ``layers``,
+``along-1``, ``along-2``), so a killed study resumes at the first missing stage. Seed 001 figs. 2
+and 4-11: the loss along the top eigenvector beside its second-order model
 ``L + e g.v + (e^2 / 2) lambda``, and along the top two as a heat map and in 3-D.
 """
 
@@ -39,6 +39,7 @@ from optiscope.curvature import (
     top_eigen,
     trace,
 )
+from optiscope.experiments.curvature_layers import measure_layers
 from optiscope.experiments.curvature_render import (
     DENSITY_FILE,
     EIGENVECTORS_FILE,
@@ -66,7 +67,8 @@ __all__ = [
     "run_curvature_study",
 ]
 
-_OWN_WORK_FIELDS = ("model", "loss")  # out of the spec at their defaults (stable cache keys)
+# Out of the spec at their defaults (stable cache keys for specs that predate them).
+_OWN_WORK_FIELDS = ("model", "loss", "layers")
 
 
 class CurvatureConfig(BaseModel):
@@ -88,6 +90,7 @@ class CurvatureConfig(BaseModel):
     along: bool = Field(
         default=True, description="loss along the top eigenvector(s) (seed 001 figs. 2, 4-11)"
     )
+    layers: bool = Field(default=False, description="top eigenvalues and trace of each layer's block")
     along_points: int = Field(default=101, ge=3, le=2001)
     plane_points: int = Field(default=31, ge=3, le=301)
     span: float | None = Field(default=None, gt=0, description="None: where the quadratic rises by 1")
@@ -216,10 +219,10 @@ def _points(
 
 
 def _compute(config: CurvatureConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
-    """Each stage is a unit (spectrum, trace, density, along-1, along-2); then the stored files."""
+    """Each stage is a unit (spectrum, trace, density, layers, along-1, along-2); then the stored files."""
     inputs = load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
     began = time.perf_counter()
-    stages = 1 + config.trace + config.density + config.along
+    stages = 1 + config.trace + config.density + config.layers + config.along
     spectrum = _spectrum(run_dir, config, inputs)
     result = CurvatureResult(spectrum, run_dir)
     ctx.report(1, stages)
@@ -237,6 +240,9 @@ def _compute(config: CurvatureConfig, run_dir: RunDir, ctx: RunContext) -> Mappi
     if config.density:
         result.density = _density(run_dir, config, inputs)
         ctx.report(2 + config.trace, stages)
+    if config.layers:
+        result.layers = measure_layers(run_dir, config, inputs)
+        ctx.report(2 + config.trace + config.density, stages)
     if config.along:
         result.along_line, result.along_plane = _along(run_dir, config, inputs, spectrum)
     _store(run_dir, result, inputs)

@@ -13,11 +13,13 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.patheffects import withStroke
 
+from optiscope.experiments.landscape_convexity import load_convexity
 from optiscope.experiments.protocol import Style
 from optiscope.landscape.directions_base import Directions
 from optiscope.landscape.grid import LandscapeGrid
 from optiscope.landscape.projection import PathProjection, PlaneGradient
 from optiscope.store import RunDir
+from optiscope.viz.convexity_figures import convexity_figure
 from optiscope.viz.landscape_figures import (
     landscape_contour,
     landscape_curve,
@@ -153,6 +155,10 @@ def render_landscape(run_dir: RunDir, style: Style) -> None:
         run_dir.save_figure(landscape_curve(grid, title=title), "landscape_curve.png", **dpi)
         return
     limits = (style.x_limits, style.y_limits)
+    convexity = load_convexity(run_dir)
+    if convexity is not None:
+        figure = convexity_figure(grid, convexity, title=title, limits=limits)
+        run_dir.save_figure(figure, "convexity.png", **dpi)
     if result.runs:
         figure = joint_contour(grid, result.runs, gradient=gradient, title=title, limits=limits)
         run_dir.save_figure(figure, "contour.png", **dpi)

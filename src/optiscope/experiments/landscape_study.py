@@ -33,6 +33,7 @@ from torch.func import functional_call
 from optiscope.curvature import top_eigen
 from optiscope.errors import SpecError
 from optiscope.experiments.execute import execute
+from optiscope.experiments.landscape_convexity import store_convexity
 from optiscope.experiments.landscape_joint import JointRuns, joint_notes, load_joint_runs
 from optiscope.experiments.landscape_render import (
     DIRECTIONS_FILE,
@@ -80,9 +81,9 @@ __all__ = [
 _CHUNKS = 8
 _MAX_PATH_POINTS = 200
 _DIRECTION_KINDS = ("filter", "layer", "none", "pca", "pca-joint", "hessian")
-# Fields added for the user's own runs and for several runs on one plane; at their defaults they
-# stay out of the spec, so runs stored before them keep their cache keys.
-_OWN_WORK_FIELDS = ("model", "loss", "joint", "centre")
+# Fields added for the user's own runs, for several runs on one plane and for the convexity map; at
+# their defaults they stay out of the spec, so runs stored before them keep their cache keys.
+_OWN_WORK_FIELDS = ("model", "loss", "joint", "centre", "convexity")
 
 
 def check_model_path(value: str | None) -> str | None:
@@ -118,6 +119,12 @@ class LandscapeConfig(BaseModel):
     loss: Literal["cross_entropy", "mse"] = Field(default="cross_entropy", description="cross_entropy or mse")
     joint: tuple[str, ...] = Field(default=(), description="pca-joint: the other runs on the plane")
     centre: str = Field(default="0", description="pca-joint: a run's index (0 is run) or mean")
+    convexity: int | None = Field(
+        default=None,
+        ge=2,
+        le=1001,
+        description="points per axis of a |lambda_min/lambda_max| map (Li sec. 6)",
+    )
 
     @field_validator("directions")
     @classmethod
@@ -144,6 +151,8 @@ class LandscapeConfig(BaseModel):
             raise ValueError("joint runs and centre belong to --directions pca-joint")
         if self.centre != "mean" and not (self.centre.isdigit() and int(self.centre) <= len(self.joint)):
             raise ValueError(f"centre must be mean or a run index 0..{len(self.joint)}; got {self.centre!r}")
+        if self.convexity is not None and self.dims != 2:
+            raise ValueError("a convexity map needs a plane: not with interpolate:RUN_B")
         return self
 
     @model_serializer(mode="wrap")
@@ -365,6 +374,8 @@ def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mappi
     span = _span(config, paths)
     alphas, betas = _axes(config, span)
     loss, accuracy, info = _evaluate_grid(run_dir, config, inputs, directions, (alphas, betas), ctx.progress)
+    if config.convexity is not None:
+        store_convexity(run_dir, inputs, directions, span, config.convexity)
     shape = (len(alphas),) if betas is None else (len(alphas), len(betas))
     attrs = {
         "directions_kind": directions.kind,
