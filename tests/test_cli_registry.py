@@ -123,3 +123,16 @@ def test_yaml_configs_report_file_line_field_and_problem(tmp_path) -> None:
     code, out = invoke("train", str(train), "--epochs", "0", "--out", str(tmp_path / "t"))
     assert code == 2 and out.strip() == f"error: {train}: epochs: Input should be greater than 0"
     assert not (tmp_path / "s").exists() and not (tmp_path / "t").exists()
+
+
+def test_a_run_whose_drawing_failed_for_a_missing_extra_does_not_lock_its_folder(
+    tmp_path, monkeypatch
+) -> None:
+    """--mp4 without imageio-ffmpeg: one line, exit 2; the same command without it then works
+    (figure options are not part of the run, so the folder holds the same run)."""
+    monkeypatch.setitem(__import__("sys").modules, "imageio_ffmpeg", None)  # as if not installed
+    common = ["paths", "booth", "--opt", "sgd:lr=0.05", "--steps", "5", "--out", str(tmp_path / "r")]
+    code, out = invoke(*common, "--animate", "--mp4")
+    assert code == 2 and out.strip() == "error: mp4 needs imageio-ffmpeg: pip install 'optiscope[video]'"
+    code, out = invoke(*common)
+    assert code == 0 and "already holds this run" in out
