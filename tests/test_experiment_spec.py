@@ -191,7 +191,7 @@ def test_any_unknown_field_of_a_step_is_refused_and_the_allowed_ones_listed(key:
     message = _error(text)
     assert (
         f"{key}: Extra inputs are not permitted" in message
-        and "allowed: about, animate, centre, data, directions" in message
+        and "allowed: about, animate, centre, convexity, data, directions" in message
     )
 
 
