@@ -302,3 +302,40 @@ def test_serve_warns_when_bound_beyond_loopback(monkeypatch: pytest.MonkeyPatch)
     assert calls[1]["host"] == "0.0.0.0" and calls[1]["port"] == 8000
     bad = runner.invoke(cli_app, ["serve", "--time-limit", "-1"])
     assert bad.exit_code == 2 and "time_limit_s must be positive" in bad.stderr
+
+
+def test_one_long_run_streams_its_steps_while_it_computes() -> None:
+    """The engine is held at its 121st surface evaluation until the reader has a batch of steps:
+    with the steps sent only after the run, the reader would wait and the engine's wait time out."""
+    import dataclasses
+    import threading
+
+    from optiscope.serve.compute import Watch, stream_paths
+    from optiscope.serve.requests import PathsBody, paths_job
+
+    body = PathsBody(surface="booth", optimizers=["sgd:lr=0.01"], starts=[[4.0, -3.0]], steps=400)
+    job = paths_job(body, ServeLimits())
+    evaluations, reader_has_steps, engine_waited = [0], threading.Event(), []
+    plain = job.surface.function
+
+    def held(points: Any) -> Any:
+        evaluations[0] += 1
+        if evaluations[0] == 121:
+            engine_waited.append(reader_has_steps.wait(timeout=20))
+        return plain(points)
+
+    job = dataclasses.replace(job, surface=job.surface.with_options(function=held))
+    seen_at, steps = None, []
+    for name, data in stream_paths(job, Watch(limit_s=60), batch_steps=50):
+        if name == "steps":
+            if seen_at is None:
+                seen_at = evaluations[0]
+                reader_has_steps.set()
+            assert data["first"] == len(steps)
+            steps += data["points"]
+        elif name == "run":
+            final = data
+    assert engine_waited == [True] and seen_at is not None and seen_at <= 121 < 401
+    whole = paths.run(surfaces.get("booth"), ["sgd:lr=0.01"], np.array([[4.0, -3.0]]), 400)
+    assert final["steps"] == 400 and len(steps) == 401
+    np.testing.assert_array_equal(np.array(steps), whole.points[0])

@@ -138,6 +138,10 @@ class _Lane:
         return torch.nonzero(mask).squeeze(1).cpu() + self.rows.start
 
 
+StepObserver = Callable[[int, Tensor, Tensor, Tensor], None]
+"""``on_step(step, points, losses, n_steps)``: sees a block's buffers after each step."""
+
+
 def run_block(
     surface: Surface,
     spec: OptimizerSpec | str,
@@ -147,6 +151,7 @@ def run_block(
     run_ids: np.ndarray | None = None,
     total_runs: int | None = None,
     lane_optimizer: LaneOptimizer | None = None,
+    on_step: StepObserver | None = None,
 ) -> dict[str, np.ndarray]:
     """Run one optimizer config from every start point (one unit of work).
 
@@ -161,6 +166,10 @@ def run_block(
             the ``(n, 2)`` parameter; ``spec`` then only names the entry whose flags apply. A
             batch of tuning trials uses it: each row carries its own hyperparameters
             (:mod:`optiscope.tuning.rowwise`), so hundreds of configurations share one step.
+        on_step: called after every step is recorded as ``on_step(step, points, losses,
+            n_steps)`` with the buffers so far (``points (steps+1, n, 2)``, rows up to ``step``
+            are written; a run's rows after its ``n_steps`` entry are not its own), so a server
+            can stream the paths while they grow. It must not change the buffers.
 
     Returns:
         Arrays ``points (n, steps+1, 2)``, ``losses (n, steps+1)``, ``grad_norms (n, steps+1)``,
@@ -242,6 +251,8 @@ def run_block(
                 failed = lane.block_rows(lane.active)
                 n_steps[failed], status[failed], rule[failed] = step, _DIVERGED, _RULE["arithmetic"]
                 lane.stop(lane.active)
+        if on_step is not None:
+            on_step(step, points, losses, n_steps)
 
     after_stop = torch.arange(steps + 1)[:, None] > n_steps[None, :]
     points[after_stop.to(device)] = math.nan

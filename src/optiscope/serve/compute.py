@@ -13,6 +13,7 @@ the surface returns are untouched.
 from __future__ import annotations
 
 import math
+import queue
 import threading
 import time
 from collections.abc import Iterator
@@ -143,13 +144,15 @@ def stream_paths(job: PathsJob, watch: Watch, batch_steps: int = 50) -> Iterator
     """``POST /api/paths/stream``: the same runs as :func:`paths_payload`, as events.
 
     The configs are run one after another with the arguments :func:`optiscope.paths.run` gives
-    each (run ids and noise streams included), so the results are the same; each config's runs
-    are sent as soon as that config is computed, in batches of ``batch_steps`` steps so the page
-    draws the paths growing.
+    each (run ids and noise streams included), so the results are the same. Each run's steps are
+    sent while it computes, every ``batch_steps`` steps (the engine reports each step to a
+    worker thread's observer), so the page draws the paths growing even for one long run; the
+    rest follow when the config is done, then the run's record.
 
     Yields:
         ``(event, data)``: ``meta`` once, then per run ``steps`` batches (``run``, ``first``,
-        ``points``, ``losses``) and a ``run`` event (the run without its points), then ``done``.
+        ``points``, ``losses``; together each step of the run exactly once, in order) and a
+        ``run`` event (the run without its points), then ``done``.
     """
     surface, n = watch.surface(job.surface), len(job.starts)
     yield "meta", {
@@ -163,26 +166,76 @@ def stream_paths(job: PathsJob, watch: Watch, batch_steps: int = 50) -> Iterator
         ],
     }  # fmt: skip
     for index, spec in enumerate(job.specs):
-        block = run_block(
-            surface, spec, job.starts, job.options,
-            run_ids=np.arange(n) + index * n, total_runs=len(job.specs) * n,
-        )  # fmt: skip
-        paths = assemble(job.surface.name, [spec], job.starts, [block], job.options)
-        for row in range(n):
-            record = run_record(paths, row, number=index * n + row)
-            points, losses = record.pop("points"), record.pop("losses")
-            for first in range(0, len(points), batch_steps):
-                yield (
-                    "steps",
-                    {
-                        "run": record["run"],
-                        "first": first,
-                        "points": points[first : first + batch_steps],
-                        "losses": losses[first : first + batch_steps],
-                    },
-                )
-            yield "run", record
+        yield from _config_events(job, surface, spec, index, batch_steps)
     yield "done", {"elapsed_s": round(time.monotonic() - watch.started, 3)}
+
+
+def _config_events(
+    job: PathsJob, surface: Surface, spec: Any, index: int, batch_steps: int
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One config's events: steps while the engine computes it (on a worker thread that reports
+    every step), the remaining steps once it is done, then each run's record."""
+    n = len(job.starts)
+    sent = np.full(n, -1)  # the last step of each run already sent
+    events: queue.Queue[Any] = queue.Queue()
+
+    def observe(step: int, points: Tensor, losses: Tensor, n_steps: Tensor) -> None:
+        if (step + 1) % batch_steps:
+            return
+        so_far, losses_so_far = points[: step + 1].cpu().numpy(), losses[: step + 1].cpu().numpy()
+        for row in range(n):
+            upto = min(step, int(n_steps[row]))
+            if upto > sent[row]:
+                first = int(sent[row]) + 1
+                events.put(_steps_event(index * n + row, first, so_far[:, row], losses_so_far[:, row], upto))
+                sent[row] = upto
+
+    def compute() -> None:
+        try:
+            block = run_block(
+                surface, spec, job.starts, job.options,
+                run_ids=np.arange(n) + index * n, total_runs=len(job.specs) * n, on_step=observe,
+            )  # fmt: skip
+            events.put(("block", block))
+        except BaseException as error:  # handed to the reader's thread and raised there
+            events.put(("error", error))
+
+    worker = threading.Thread(target=compute, name="optiscope-paths-stream", daemon=True)
+    worker.start()
+    while True:
+        event, data = events.get()
+        if event == "error":
+            worker.join()
+            raise data
+        if event == "block":
+            break
+        yield event, data
+    worker.join()
+    paths = assemble(job.surface.name, [spec], job.starts, [data], job.options)
+    for row in range(n):
+        record = run_record(paths, row, number=index * n + row)
+        points, losses = record.pop("points"), record.pop("losses")
+        for first in range(int(sent[row]) + 1, len(points), batch_steps):
+            data = {
+                "run": record["run"],
+                "first": first,
+                "points": points[first : first + batch_steps],
+                "losses": losses[first : first + batch_steps],
+            }
+            yield "steps", data
+        yield "run", record
+
+
+def _steps_event(
+    run: int, first: int, points: np.ndarray, losses: np.ndarray, last: int
+) -> tuple[str, dict[str, Any]]:
+    """A ``steps`` event of one run's steps ``first..last`` from the engine's buffers."""
+    return "steps", {
+        "run": run,
+        "first": first,
+        "points": json_numbers(points[first : last + 1]),
+        "losses": json_numbers(losses[first : last + 1]),
+    }
 
 
 def basins_payload(job: PathsJob, watch: Watch) -> dict[str, Any]:
