@@ -300,3 +300,39 @@ def test_a_training_run_of_your_own_model_loads_with_its_factory(tmp_path: Path)
     run = load_run(tmp_path / "train", model=FACTORY)
     assert run.kind == "train" and len(run.steps) == len(trained.snapshot_steps)
     np.testing.assert_array_equal(run.snapshots[-1], flatten_parameters(run.model).numpy())
+
+
+def test_connect_takes_two_recordings_and_its_barrier_is_a_loop_over_the_line(
+    recording: Path, data_file: Path, tmp_path: Path
+) -> None:
+    """Two of the user's own runs (different seeds) connected from the CLI: the loss along the
+    straight line equals a loop written here over (1 - t) a + t b, and so does the barrier."""
+    from own_work_nets import load_data as user_data
+    from own_work_nets import make_model
+
+    torch.manual_seed(1)
+    other_model = make_model()
+    x, y = user_data()
+    with record(other_model, every=2, out=tmp_path / "other") as rec:
+        _train(other_model, x, y, rec)
+    result = runner.invoke(app, ["connect", str(recording), str(tmp_path / "other"), "--curve", "linear",
+                                 "--points", "5", "--model", FACTORY, "--data", str(data_file),
+                                 "--out", str(tmp_path / "c")])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    line = pd.read_parquet(tmp_path / "c" / "curves.parquet")
+    line = line[line["curve"] == "linear"] if "curve" in line else line
+    ends = [
+        flatten_parameters(load_run(path, model=FACTORY).model) for path in (recording, tmp_path / "other")
+    ]
+    probe = make_model()
+    expected = []
+    for t in np.linspace(0.0, 1.0, 5):
+        torch.nn.utils.vector_to_parameters(
+            ((1 - t) * ends[0] + t * ends[1]).to(torch.float32), probe.parameters()
+        )
+        with torch.no_grad():
+            expected.append(float(nn.functional.cross_entropy(probe(x), y)))
+    np.testing.assert_allclose(line["loss"].to_numpy(), expected, rtol=1e-5)
+    barrier = max(expected) - (expected[0] + expected[-1]) / 2
+    summary = pd.read_parquet(tmp_path / "c" / "summary.parquet").iloc[0]
+    assert summary["barrier"] == pytest.approx(barrier, rel=1e-5)

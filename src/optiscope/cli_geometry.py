@@ -15,7 +15,9 @@ __all__ = ["connect"]
 @app.command()
 @handles_errors
 def connect(
-    run_a: Annotated[Path, typer.Argument(help="A training run directory (t = 0).")],
+    run_a: Annotated[
+        Path, typer.Argument(help="A training run or a recording (optiscope.nets.record) (t = 0).")
+    ],
     run_b: Annotated[Path, typer.Argument(help="Another run of the same architecture (t = 1).")],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     curve: Annotated[
@@ -23,8 +25,23 @@ def connect(
     ] = "bezier",
     points: Annotated[int, typer.Option(help="Points along each curve, ends included.")] = 31,
     data: Annotated[
-        str, typer.Option(help="train, test, batch:SIZE (the first batch) or subset:N.")
+        str,
+        typer.Option(
+            help="train, test, batch:SIZE (the first batch), subset:N, or your own data: pkg.mod:loader "
+            "or a .pt/.safetensors/.npz file holding x and y. A recording's train is the data it stored."
+        ),
     ] = "train",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Your model's factory, pkg.mod:make_model (only that module is imported; it must be "
+            "importable, on PYTHONPATH). Default: the factory the recording stored.",
+        ),
+    ] = None,
+    loss: Annotated[
+        str, typer.Option(help="The loss: cross_entropy (class labels) or mse.")
+    ] = "cross_entropy",
     bezier_steps: Annotated[int, typer.Option(help="Training steps of the Bezier control point.")] = 1000,
     bezier_opt: Annotated[
         str, typer.Option("--bezier-opt", help="Optimizer of the control point.")
@@ -43,7 +60,7 @@ def connect(
 
     config = ConnectConfig.build(run_a=str(run_a), run_b=str(run_b), curve=curve, points=points, data=data,
                                  bezier_steps=bezier_steps, bezier_optimizer=bezier_opt, seed=seed,
-                                 device=device)  # fmt: skip
+                                 device=device, model=model, loss=loss)  # fmt: skip
     style = {"dpi": dpi} if dpi is not None else None
     with progress_bar("connect") as progress:
         execution = run_connect_study(config, out, style=style, force=force, progress=progress)
