@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,13 +28,13 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from torch.func import functional_call
 
 from optiscope.curvature import top_eigen
 from optiscope.errors import SpecError
 from optiscope.experiments.execute import execute
 from optiscope.experiments.landscape_convexity import store_convexity
 from optiscope.experiments.landscape_joint import JointRuns, joint_notes, load_joint_runs
+from optiscope.experiments.landscape_paths import PlanePath, paths_table, plane_paths
 from optiscope.experiments.landscape_render import (
     DIRECTIONS_FILE,
     GRID_FILE,
@@ -56,7 +56,7 @@ from optiscope.landscape.directions_base import Directions
 from optiscope.landscape.evaluate import evaluate_points
 from optiscope.landscape.grid import INTERPOLATION_POINTS, INTERPOLATION_RANGE, LandscapeGrid
 from optiscope.landscape.picture import path_span, plane_directions
-from optiscope.landscape.projection import PathProjection, gradient_on_plane, project_path
+from optiscope.landscape.projection import gradient_on_plane
 from optiscope.nets.runs import load_run
 from optiscope.store import RunDir
 from optiscope.user_imports import is_import_path
@@ -79,7 +79,6 @@ __all__ = [
 ]
 
 _CHUNKS = 8
-_MAX_PATH_POINTS = 200
 _DIRECTION_KINDS = ("filter", "layer", "none", "pca", "pca-joint", "hessian")
 # Fields added for the user's own runs, for several runs on one plane and for the convexity map; at
 # their defaults they stay out of the spec, so runs stored before them keep their cache keys.
@@ -226,7 +225,7 @@ def _directions(
     return directions
 
 
-def _span(config: LandscapeConfig, paths: list[_Path]) -> float:
+def _span(config: LandscapeConfig, paths: list[PlanePath]) -> float:
     """The half-width of the plane: as asked; for PCA axes (not normalised to the weights, unit
     length) enough to hold every path with a margin (:func:`path_span`)."""
     if config.span is not None:
@@ -289,79 +288,6 @@ def _evaluate_grid(
     return loss, accuracy, info
 
 
-class _Path(NamedTuple):
-    """One run's path: its name (None for the study's only run), snapshots, place on the plane."""
-
-    name: str | None
-    snapshots: np.ndarray
-    projection: PathProjection
-
-
-def _paths(inputs: StudyInputs, directions: Directions, joint: JointRuns | None) -> list[_Path]:
-    """Each recorded path's least-squares coordinates on the plane (none without a path)."""
-    if joint is not None:
-        return [
-            _Path(*run) for run in zip(joint.names, joint.snapshots, joint.plane.projections, strict=True)
-        ]
-    if len(inputs.run.snapshots) == 0:
-        return []
-    projection = project_path(inputs.run.snapshots, inputs.model, directions, steps=inputs.run.steps)
-    return [_Path(None, np.asarray(inputs.run.snapshots), projection)]
-
-
-def _paths_table(
-    config: LandscapeConfig, inputs: StudyInputs, paths: list[_Path], directions: Directions
-) -> pd.DataFrame | None:
-    """Every path's table (:func:`_path_table`), with a first column ``run`` for several runs."""
-    if not paths:
-        return None
-    frames = [_path_table(config, inputs, path, directions) for path in paths]
-    if paths[0].name is None:
-        return frames[0]
-    frames = [frame.assign(run=path.name) for frame, path in zip(frames, paths, strict=True)]
-    frame = pd.concat(frames, ignore_index=True)
-    return frame[["run", *[c for c in frame.columns if c != "run"]]]
-
-
-def _path_table(
-    config: LandscapeConfig, inputs: StudyInputs, path: _Path, directions: Directions
-) -> pd.DataFrame:
-    """A recorded path on the plane: coordinates, fidelity, true loss beside the surface's."""
-    projection = path.projection
-    frame = projection.to_frame()
-    keep = np.unique(np.linspace(0, len(frame) - 1, min(len(frame), _MAX_PATH_POINTS)).round().astype(int))
-    frame = frame.iloc[keep].reset_index(drop=True)
-    frame["true_loss"] = [_loss_at(inputs, path.snapshots[i]) for i in keep]
-    surface = evaluate_points(
-        inputs.model,
-        inputs.loss_fn,
-        inputs.data,
-        directions,
-        projection.coords[keep],
-        engine=config.engine,
-        device=config.device,
-    )
-    frame["surface_loss"] = surface[0]
-    return frame
-
-
-def _loss_at(inputs: StudyInputs, weights: np.ndarray) -> float:
-    """The mean loss of the model at the flat ``weights`` (the model itself is untouched)."""
-    model, loss_fn = inputs.model, inputs.loss_fn
-    named = dict(model.named_parameters())
-    first = next(iter(named.values()))
-    vector = torch.as_tensor(weights).to(device=first.device, dtype=first.dtype)
-    pieces = torch.split(vector, [p.numel() for p in named.values()])
-    params = {name: piece.view_as(p) for (name, p), piece in zip(named.items(), pieces, strict=True)}
-    x, y = inputs.data
-    total = 0.0
-    with torch.no_grad():
-        for i in range(0, len(x), 4096):
-            outputs = functional_call(model, params, (x[i : i + 4096],))
-            total += float(loss_fn(outputs, y[i : i + 4096])) * len(outputs)
-    return total / len(x) if math.isfinite(total) else math.nan
-
-
 def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
     """Directions, the grid chunk by chunk (resumable), the path on the plane, the summary."""
     inputs = load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
@@ -369,7 +295,7 @@ def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mappi
     inputs = inputs if joint is None else joint.inputs  # its model at the plane's centre
     directions = _directions(run_dir, config, inputs, joint)
     began = time.perf_counter()
-    paths = _paths(inputs, directions, joint)
+    paths = plane_paths(inputs, directions, joint)
     projection = paths[0].projection if paths else None
     span = _span(config, paths)
     alphas, betas = _axes(config, span)
@@ -388,7 +314,7 @@ def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mappi
         **info,
     }
     grid = LandscapeGrid(alphas, betas, loss.reshape(shape), accuracy.reshape(shape), attrs)
-    table = _paths_table(config, inputs, paths, directions)
+    table = paths_table(inputs, paths, directions, engine=config.engine, device=config.device)
     gradient = gradient_on_plane(inputs.model, inputs.loss_fn, inputs.data, directions)
     run_dir.write_bytes(GRID_FILE, grid.to_netcdf_bytes())
     if table is not None:
@@ -448,7 +374,7 @@ def study_title(inputs: StudyInputs, data: str) -> str:
     return f"{c.model} on {c.dataset}, {c.optimizer}, batch {c.batch_size or 'full'}"
 
 
-def _summary(grid: LandscapeGrid, paths: list[_Path], gradient: Any) -> pd.DataFrame:
+def _summary(grid: LandscapeGrid, paths: list[PlanePath], gradient: Any) -> pd.DataFrame:
     finite = grid.loss[np.isfinite(grid.loss)]
     row = {
         "directions": grid.attrs.get("directions_kind"),
