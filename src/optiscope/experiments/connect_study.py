@@ -25,12 +25,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from optiscope.errors import SpecError
 from optiscope.experiments.connect_render import CONTROL_FILE, render_connect
 from optiscope.experiments.execute import Execution, execute
-from optiscope.experiments.landscape_study import check_model_path
 from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind
 from optiscope.experiments.study_inputs import (
-    DATA_HELP,
+    DataSpec,
+    LossName,
+    ModelPath,
     StudyInputs,
-    check_data_spec,
     load_inputs,
     select_data,
 )
@@ -64,7 +64,7 @@ class ConnectConfig(BaseModel):
         default="bezier", description="linear: the line only; bezier: the line and a trained Bezier curve"
     )
     points: int = Field(default=31, ge=3, le=1001, description="points along each curve, ends included")
-    data: str = Field(default="train", description=DATA_HELP)
+    data: DataSpec = "train"
     bezier_steps: int = Field(
         default=1000, ge=1, le=1_000_000, description="training steps of the control point"
     )
@@ -72,18 +72,8 @@ class ConnectConfig(BaseModel):
     bezier_batch: int = Field(default=128, ge=1, description="samples per Bezier training step")
     seed: int = 0
     device: str = "cpu"
-    model: str | None = Field(default=None, description="pkg.mod:make_model (default: the run's own)")
-    loss: Literal["cross_entropy", "mse"] = "cross_entropy"
-
-    @field_validator("data")
-    @classmethod
-    def _known_data(cls, value: str) -> str:
-        return check_data_spec(value)
-
-    @field_validator("model")
-    @classmethod
-    def _import_path(cls, value: str | None) -> str | None:
-        return check_model_path(value)
+    model: ModelPath = None
+    loss: LossName = "cross_entropy"
 
     @field_validator("bezier_optimizer")
     @classmethod

@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -48,9 +48,15 @@ from optiscope.experiments.curvature_render import (
     render_curvature,
 )
 from optiscope.experiments.execute import execute
-from optiscope.experiments.landscape_study import check_model_path, study_title, without_defaults
+from optiscope.experiments.landscape_study import study_title, without_defaults
 from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind, Style
-from optiscope.experiments.study_inputs import DATA_HELP, StudyInputs, check_data_spec, load_inputs
+from optiscope.experiments.study_inputs import (
+    DataSpec,
+    LossName,
+    ModelPath,
+    StudyInputs,
+    load_inputs,
+)
 from optiscope.landscape.directions import directions_from_vectors
 from optiscope.landscape.evaluate import evaluate_points
 from optiscope.landscape.grid import LandscapeGrid
@@ -80,7 +86,7 @@ class CurvatureConfig(BaseModel):
     top_k: int = Field(default=2, ge=1, le=100)
     tol: float = Field(default=1e-6, gt=0, lt=1)
     method: str = "lanczos"
-    data: str = Field(default="train", description=DATA_HELP)
+    data: DataSpec = "train"
     trace: bool = False
     trace_method: str = "hutch++"
     trace_samples: int = Field(default=150, ge=3, le=100_000)
@@ -96,10 +102,8 @@ class CurvatureConfig(BaseModel):
     span: float | None = Field(default=None, gt=0, description="None: where the quadratic rises by 1")
     device: str = "cpu"
     seed: int = 0
-    model: str | None = Field(
-        default=None, description="pkg.mod:make_model (default: the factory the run stored)"
-    )
-    loss: Literal["cross_entropy", "mse"] = Field(default="cross_entropy", description="cross_entropy or mse")
+    model: ModelPath = None
+    loss: LossName = "cross_entropy"
 
     @field_validator("method")
     @classmethod
@@ -107,16 +111,6 @@ class CurvatureConfig(BaseModel):
         if value in ("lanczos", "lobpcg", "power", "ritz"):
             return value
         raise ValueError("must be lanczos, lobpcg, power or ritz (stopped at the eigenvalue error asked)")
-
-    @field_validator("data")
-    @classmethod
-    def _known_data(cls, value: str) -> str:
-        return check_data_spec(value)
-
-    @field_validator("model")
-    @classmethod
-    def _import_path(cls, value: str | None) -> str | None:
-        return check_model_path(value)
 
     @model_serializer(mode="wrap")
     def _spec(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:

@@ -14,7 +14,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,9 +45,10 @@ from optiscope.experiments.landscape_render import (
 )
 from optiscope.experiments.protocol import ProgressCallback, RunContext, StudyKind, Style
 from optiscope.experiments.study_inputs import (
-    DATA_HELP,
+    DataSpec,
+    LossName,
+    ModelPath,
     StudyInputs,
-    check_data_spec,
     load_inputs,
     select_data,
 )
@@ -59,16 +60,13 @@ from optiscope.landscape.picture import path_span, plane_directions
 from optiscope.landscape.projection import gradient_on_plane
 from optiscope.nets.runs import load_run
 from optiscope.store import RunDir
-from optiscope.user_imports import is_import_path
 from optiscope.validated import validated
 
 __all__ = [
     "LANDSCAPE",
     "LandscapeConfig",
     "LandscapeResult",
-    "check_data_spec",
     "check_inputs",
-    "check_model_path",
     "default_out",
     "load_landscape",
     "path_from_table",
@@ -83,13 +81,6 @@ _DIRECTION_KINDS = ("filter", "layer", "none", "pca", "pca-joint", "hessian")
 # Fields added for the user's own runs, for several runs on one plane and for the convexity map; at
 # their defaults they stay out of the spec, so runs stored before them keep their cache keys.
 _OWN_WORK_FIELDS = ("model", "loss", "joint", "centre", "convexity")
-
-
-def check_model_path(value: str | None) -> str | None:
-    """``value`` if it is None or an import path ``pkg.mod:factory``, else ``ValueError``."""
-    if value is None or is_import_path(value):
-        return value
-    raise ValueError("must be an import path 'package.module:make_model'")
 
 
 class LandscapeConfig(BaseModel):
@@ -107,15 +98,13 @@ class LandscapeConfig(BaseModel):
         gt=0,
         description="the axes run over [-span, span]; None: 1 (Li et al.), pca: the path's",
     )
-    data: str = Field(default="train", description=DATA_HELP)
+    data: DataSpec = "train"
     seed: int = 123
     ignore: str | None = "biasbn"
     engine: str = "auto"
     device: str = "cpu"
-    model: str | None = Field(
-        default=None, description="pkg.mod:make_model (default: the factory the run stored)"
-    )
-    loss: Literal["cross_entropy", "mse"] = Field(default="cross_entropy", description="cross_entropy or mse")
+    model: ModelPath = None
+    loss: LossName = "cross_entropy"
     joint: tuple[str, ...] = Field(default=(), description="pca-joint: the other runs on the plane")
     centre: str = Field(default="0", description="pca-joint: a run's index (0 is run) or mean")
     convexity: int | None = Field(
@@ -131,16 +120,6 @@ class LandscapeConfig(BaseModel):
         if value in _DIRECTION_KINDS or (value.startswith("interpolate:") and len(value) > 12):
             return value
         raise ValueError(f"must be one of {', '.join(_DIRECTION_KINDS)} or interpolate:RUN_B")
-
-    @field_validator("data")
-    @classmethod
-    def _known_data(cls, value: str) -> str:
-        return check_data_spec(value)
-
-    @field_validator("model")
-    @classmethod
-    def _import_path(cls, value: str | None) -> str | None:
-        return check_model_path(value)
 
     @model_validator(mode="after")
     def _joint_runs(self) -> LandscapeConfig:

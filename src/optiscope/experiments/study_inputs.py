@@ -11,17 +11,29 @@ the commands call before any folder is written.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import torch
+from pydantic import AfterValidator, Field
 from torch import nn
 
 from optiscope.errors import SpecError
 from optiscope.nets.runs import RecordedRun, load_run
 from optiscope.nets.user_data import DATA_SUFFIXES, is_data_source, load_data, match_model
 from optiscope.nets.user_model import check_data_fits, loss_function
+from optiscope.user_imports import is_import_path
 
-__all__ = ["DATA_HELP", "StudyInputs", "check_data_spec", "load_inputs", "select_data"]
+__all__ = [
+    "DATA_HELP",
+    "DataSpec",
+    "LossName",
+    "ModelPath",
+    "StudyInputs",
+    "check_data_spec",
+    "check_model_path",
+    "load_inputs",
+    "select_data",
+]
 
 DATA_HELP = (
     "train, test, batch:SIZE (the trainer's first batch), subset:N, pkg.mod:loader, or a "
@@ -39,6 +51,23 @@ def check_data_spec(value: str) -> str:
     if _is_selection(value) or is_data_source(value):
         return value
     raise ValueError(f"must be one of: {DATA_HELP} (SIZE, N positive integers)")
+
+
+def check_model_path(value: str | None) -> str | None:
+    """``value`` if it is None or an import path ``pkg.mod:factory``, else ``ValueError``."""
+    if value is None or is_import_path(value):
+        return value
+    raise ValueError("must be an import path 'package.module:make_model'")
+
+
+# The fields every study of a run shares (landscape, curvature, connect), checked the same way.
+DataSpec = Annotated[str, AfterValidator(check_data_spec), Field(description=DATA_HELP)]
+ModelPath = Annotated[
+    str | None,
+    AfterValidator(check_model_path),
+    Field(description="pkg.mod:make_model (default: the factory the run stored, or its own model)"),
+]
+LossName = Annotated[Literal["cross_entropy", "mse"], Field(description="cross_entropy or mse")]
 
 
 def select_data(run: Any, spec: str) -> tuple[torch.Tensor, torch.Tensor]:
