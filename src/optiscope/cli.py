@@ -17,6 +17,7 @@ from optiscope.cli_app import (
     build_from_yaml,
     handles_errors,
     parse_grid,
+    parse_numbers,
     parse_point,
     progress_bar,
 )
@@ -75,13 +76,10 @@ def _one(values: list[str], option: str) -> str:
 
 def _parse_domain(text: str) -> tuple[float, float, float, float]:
     """``XMIN,XMAX,YMIN,YMAX`` as four numbers (their order is checked by the study's config)."""
-    from optiscope.spec_syntax import parse_value
-
-    parts = text.split(",")
-    values = [parse_value(part) for part in parts] if len(parts) == 4 else []
-    if not values or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in values):
+    values = parse_numbers(text, 4)
+    if values is None:
         raise SpecError(f"--domain is four numbers XMIN,XMAX,YMIN,YMAX, got {text!r}")
-    return tuple(float(value) for value in values)  # type: ignore[return-value]
+    return values  # type: ignore[return-value]
 
 
 def _warn_outside(config: Any) -> None:

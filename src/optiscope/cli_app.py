@@ -116,15 +116,24 @@ def progress_bar(
     yield update_lines
 
 
-def parse_point(text: str, what: str = "a start point") -> tuple[float, float]:
-    """Two numbers 'X,Y' (a start point, or a LOW,HIGH range when ``what`` names one)."""
+def parse_numbers(text: str, count: int) -> tuple[float, ...] | None:
+    """``count`` comma-separated numbers, or None when ``text`` is not that."""
     parts = text.split(",")
-    if len(parts) != 2:
-        raise SpecError(f"{what} is 'X,Y', got {text!r}")
+    if len(parts) != count:
+        return None
     values = [parse_value(part) for part in parts]
     if not all(isinstance(value, int | float) and not isinstance(value, bool) for value in values):
-        raise SpecError(f"{what} is two numbers 'X,Y', got {text!r}")
-    return float(values[0]), float(values[1])
+        return None
+    return tuple(float(value) for value in values)
+
+
+def parse_point(text: str, what: str = "a start point") -> tuple[float, float]:
+    """Two numbers 'X,Y' (a start point, or a LOW,HIGH range when ``what`` names one)."""
+    values = parse_numbers(text, 2)
+    if values is None:
+        shape = "'X,Y'" if len(text.split(",")) != 2 else "two numbers 'X,Y'"
+        raise SpecError(f"{what} is {shape}, got {text!r}")
+    return values[0], values[1]
 
 
 def parse_grid(text: str) -> int:

@@ -182,12 +182,17 @@ def _config_events(
     def observe(step: int, points: Tensor, losses: Tensor, n_steps: Tensor) -> None:
         if (step + 1) % batch_steps:
             return
-        so_far, losses_so_far = points[: step + 1].cpu().numpy(), losses[: step + 1].cpu().numpy()
+        start = int(sent.min()) + 1  # copy only the steps some run has not sent yet
+        new_points, new_losses = (
+            points[start : step + 1].cpu().numpy(),
+            losses[start : step + 1].cpu().numpy(),
+        )
         for row in range(n):
             upto = min(step, int(n_steps[row]))
             if upto > sent[row]:
                 first = int(sent[row]) + 1
-                events.put(_steps_event(index * n + row, first, so_far[:, row], losses_so_far[:, row], upto))
+                rows = slice(first - start, upto + 1 - start)
+                events.put(_steps_event(index * n + row, first, new_points[rows, row], new_losses[rows, row]))
                 sent[row] = upto
 
     def compute() -> None:
@@ -226,15 +231,13 @@ def _config_events(
         yield "run", record
 
 
-def _steps_event(
-    run: int, first: int, points: np.ndarray, losses: np.ndarray, last: int
-) -> tuple[str, dict[str, Any]]:
-    """A ``steps`` event of one run's steps ``first..last`` from the engine's buffers."""
+def _steps_event(run: int, first: int, points: np.ndarray, losses: np.ndarray) -> tuple[str, dict[str, Any]]:
+    """A ``steps`` event: one run's steps from ``first`` on, as copied from the engine's buffers."""
     return "steps", {
         "run": run,
         "first": first,
-        "points": json_numbers(points[first : last + 1]),
-        "losses": json_numbers(losses[first : last + 1]),
+        "points": json_numbers(points),
+        "losses": json_numbers(losses),
     }
 
 
