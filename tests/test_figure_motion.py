@@ -272,3 +272,21 @@ def test_state_arrow_labels_stay_inside_their_axes():
         )
         assert inside, f"label {text.get_text()!r} at {box} spills out of its axes {frame}"
     assert [line.get_gid() for line in axes.get_lines()].count("end") == 1
+
+
+def test_a_step_that_crosses_the_whole_window_is_drawn_as_in_the_static_figure() -> None:
+    """From (5, 0) to (-5, 0) across [-1, 1]^2: both positions are outside, but the step crosses
+    the window, so the animation draws (1, 0) -> (-1, 0) as the static contour does; the ball
+    never was inside, so no exit is recorded."""
+    from optiscope.viz.path_marks import window_track
+    from optiscope.viz.path_window import clip_track
+
+    track = np.array([[5.0, 0.0], [-5.0, 0.0]])
+    window = ((-1.0, 1.0), (-1.0, 1.0))
+    windowed = window_track(track, window)
+    drawn_rows = windowed.rows[np.isfinite(windowed.rows).all(axis=1)]
+    np.testing.assert_allclose(drawn_rows, [[1.0, 0.0], [-1.0, 0.0]])
+    np.testing.assert_allclose(windowed.times[np.isfinite(windowed.rows).all(axis=1)], [0.4, 0.6])
+    assert windowed.exits == ()
+    static = clip_track(track, window).line
+    np.testing.assert_allclose(static[np.isfinite(static).all(axis=1)], drawn_rows)

@@ -20,7 +20,7 @@ from matplotlib.transforms import offset_copy
 from mpl_toolkits.mplot3d import proj3d
 
 from optiscope.viz.palette import colour_for, line_style_for, outline_for
-from optiscope.viz.path_window import Window
+from optiscope.viz.path_window import Window, clip_segments
 
 __all__ = [
     "START_STYLE",
@@ -89,21 +89,11 @@ class WindowedTrack:
         return None, None
 
 
-def _exit_fraction(inside: np.ndarray, outside: np.ndarray, window: Window) -> float:
-    """How far from ``inside`` towards ``outside`` (0 to 1) the segment between them meets the border."""
-    fractions = [1.0]
-    for axis, (low, high) in enumerate(window):
-        start, end = inside[axis], outside[axis]
-        if end > high:
-            fractions.append((high - start) / (end - start))
-        elif end < low:
-            fractions.append((low - start) / (end - start))
-    return min(fractions)
-
-
 def window_track(track: np.ndarray, window: Window) -> WindowedTrack:
     """Cut ``track`` (shape ``(n, d)``, ``d >= 2``) to ``window``; see :class:`WindowedTrack`.
 
+    Each step's segment is clipped by :func:`~optiscope.viz.path_window.clip_segments` (the same
+    clipping as the static figures, so a step that crosses the whole window is drawn too).
     Columns beyond the first two (a loss) are interpolated linearly at the border points.
     """
     track = np.asarray(track, dtype=float)
@@ -112,27 +102,31 @@ def window_track(track: np.ndarray, window: Window) -> WindowedTrack:
     with np.errstate(invalid="ignore"):
         inside = finite & (track[:, 0] >= x_low) & (track[:, 0] <= x_high)
         inside &= (track[:, 1] >= y_low) & (track[:, 1] <= y_high)
+    if len(track) > 1:
+        visible, t_in, t_out, _, _ = clip_segments(track[:-1, :2], track[1:, :2], window)
+        visible &= finite[:-1] & finite[1:]
     rows: list[np.ndarray] = []
     times: list[float] = []
     exits: list[tuple[int, np.ndarray]] = []
     for k in range(len(track)):
+        if k and visible[k - 1]:
+            step = track[k] - track[k - 1]
+            if t_in[k - 1] > 0:  # coming in: start at the border
+                rows.append(track[k - 1] + t_in[k - 1] * step)
+                times.append(k - 1 + t_in[k - 1])
+            if t_out[k - 1] < 1:  # going out: end at the border
+                border = track[k - 1] + t_out[k - 1] * step
+                rows += [border, np.full(track.shape[1], np.nan)]
+                times += [k - 1 + t_out[k - 1]] * 2
+                if inside[k - 1]:  # the ball left (a step that only crosses the window is drawn)
+                    exits.append((k, border))
         if inside[k]:
-            if k and finite[k - 1] and not inside[k - 1]:  # coming back in: start at the border
-                fraction = _exit_fraction(track[k], track[k - 1], window)
-                rows.append(track[k] + fraction * (track[k - 1] - track[k]))
-                times.append(k - fraction)
             rows.append(track[k])
             times.append(float(k))
-        elif k and inside[k - 1]:
-            border = track[k - 1]
-            if finite[k]:
-                fraction = _exit_fraction(track[k - 1], track[k], window)
-                border = track[k - 1] + fraction * (track[k] - track[k - 1])
-                rows.append(border)
-                times.append(k - 1 + fraction)
+        elif k and inside[k - 1] and not finite[k]:  # stopped being finite: it left from here
             rows.append(np.full(track.shape[1], np.nan))
             times.append(times[-1])
-            exits.append((k, border))
+            exits.append((k, track[k - 1]))
     shape = (len(rows), track.shape[1])
     return WindowedTrack(
         track=track,

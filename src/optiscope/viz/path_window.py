@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ClippedTrack", "Window", "clip_track", "fit_window", "inside_window"]
+__all__ = ["ClippedTrack", "Window", "clip_segments", "clip_track", "fit_window", "inside_window"]
 
 Window = tuple[tuple[float, float], tuple[float, float]]
 """``((x_min, x_max), (y_min, y_max))``, the same layout as a surface's domain."""
@@ -100,7 +100,7 @@ class ClippedTrack:
     exit_step: int | None
 
 
-def _clip_segments(
+def clip_segments(
     starts: np.ndarray, ends: np.ndarray, window: Window
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Liang-Barsky clipping of the segments ``starts[i] -> ends[i]`` (each ``(n, 2)``) to ``window``.
@@ -149,7 +149,7 @@ def clip_track(track: np.ndarray, window: Window) -> ClippedTrack:
     if count == 1:
         line = kept if inside[0] else np.empty((0, 2))
         return _finish(kept, inside, line, None, window)
-    visible, t_in, t_out, starts, ends = _clip_segments(kept[:-1], kept[1:], window)
+    visible, t_in, t_out, starts, ends = clip_segments(kept[:-1], kept[1:], window)
     joined = np.zeros(len(visible), dtype=bool)
     joined[1:] = visible[:-1] & (t_out[:-1] >= 1.0) & (t_in[1:] <= 0.0)
     rows = np.stack([np.full_like(starts, np.nan), starts, ends], axis=1)
