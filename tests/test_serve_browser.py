@@ -34,7 +34,8 @@ CHROMIUM = os.environ.get("OPTISCOPE_CHROMIUM") or next(
     (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))),
     None,
 )
-# The tests share one page and go on from each other, as a person would: one worker, in order.
+# The tests share one page, as a person would (one worker with --dist loadgroup); each makes the
+# runs it reads, so none depends on another having run first.
 pytestmark = [
     pytest.mark.skipif(CHROMIUM is None, reason="no Chromium on this machine (set OPTISCOPE_CHROMIUM)"),
     pytest.mark.xdist_group("serve_browser"),
@@ -131,19 +132,35 @@ def _scrub(tab: object, frame: int) -> None:
     )
 
 
+# Each run's point at a frame: a run that stopped earlier (left the domain) shows its last one.
+_POINTS_AT = "window.playground.state.runs.map(run => run.points[Math.min({}, run.points.length - 1)])"
+
+
 def test_scrub_step_and_play_move_the_drawn_paths(page: tuple) -> None:
     tab, problems = page
+    # Its own run (the tests share a page, but none relies on another's results).
+    tab.select_option("#surface", "rosenbrock")
+    tab.wait_for_function("window.playground.state.grid.surface.name === 'rosenbrock'")
+    _wait_phase(tab, "ready")
+    _add_optimizer(tab, "sgd", lr="0.0005")
+    tab.fill("#steps", "40")
+    tab.click("#run")
+    assert _wait_phase(tab, "done", "error") == "done", tab.inner_text("#status")
     _scrub(tab, 3)
-    tab.wait_for_function("window.playground.pathEnds().every(end => end.x !== undefined)")
     tab.wait_for_function("document.getElementById('frame').textContent.startsWith('step 3 ')")
-    runs = tab.evaluate("window.playground.state.runs.map(run => run.points[3])")
+    tab.wait_for_function("window.playground.state.drawnFrame === 3")
+    runs = tab.evaluate(_POINTS_AT.format(3))
     assert [[end["x"], end["y"]] for end in tab.evaluate("window.playground.pathEnds()")] == runs
     tab.click("#step")
     tab.wait_for_function("document.getElementById('frame').textContent.startsWith('step 4 ')")
+    tab.wait_for_function("window.playground.state.drawnFrame === 4")
+    fourth = tab.evaluate(_POINTS_AT.format(4))
+    assert [[end["x"], end["y"]] for end in tab.evaluate("window.playground.pathEnds()")] == fourth
     last = tab.evaluate("Number(document.getElementById('scrub').max)")
     _scrub(tab, last - 5)
     tab.click("#play")
-    tab.wait_for_function(f"!window.playground.state.playing && window.playground.state.frame === {last}")
+    state = "window.playground.state"
+    tab.wait_for_function(f"!{state}.playing && {state}.drawnFrame === {last}")
     ends = [[end["x"], end["y"]] for end in tab.evaluate("window.playground.pathEnds()")]
     assert ends == tab.evaluate("window.playground.state.runs.map(run => run.points.at(-1))")
     assert not problems, f"console errors: {problems}"
@@ -173,13 +190,18 @@ def test_a_basin_map_and_the_export(page: tuple) -> None:
     # machine answers the surface request late).
     tab.wait_for_function("window.playground.state.grid.surface.name === 'himmelblau'")
     _wait_phase(tab, "ready")
-    if not tab.evaluate("window.playground.state.cards.length"):
+    if not tab.evaluate("window.playground.state.cards.some(card => card.spec(1) === 'adam:lr=0.1')"):
         _add_optimizer(tab, "adam", lr="0.1")
     tab.check("input[name=mode][value=basins]")
     tab.fill("#grid", "6")
     tab.fill("#steps", "200")
     tab.click("#run")
     assert _wait_phase(tab, "done", "error") == "done", tab.inner_text("#status")
+    maps = tab.evaluate("window.playground.state.basins.maps.map(map => map.label)")
+    adam = next(index for index, label in enumerate(maps) if label.startswith("adam"))
+    tab.select_option("#basin-config", str(adam))
+    shown = f"document.getElementById('basin-info').textContent.startsWith({maps[adam]!r} + ':')"
+    tab.wait_for_function(shown)
     # Himmelblau has four minima; adam(lr=0.1) from a 6 x 6 grid over [-5, 5]^2 finds several.
     reached = [word for word in tab.inner_text("#basin-info").split(", ") if "minimum" in word]
     assert len(reached) >= 2, tab.inner_text("#basin-info")

@@ -18,6 +18,7 @@ const state = {
   cards: [], starts: [], runs: [], frame: 0, playing: false, timer: null,
   trace: null, basins: null, basinConfig: 0, lrScale: 1, abort: null, has3d: webglAvailable(),
   version: 0, // bumped whenever the contour's traces change (not just the frame)
+  drawnFrame: null, // the frame the contour shows once its draw has finished
 };
 
 function setPhase(phase, message = "") {
@@ -28,31 +29,56 @@ function setPhase(phase, message = "") {
 
 const maxFrame = () => Math.max(0, ...state.runs.map((run) => run.points.length - 1));
 
-// Draws one after another (each waits for the last). A new frame only moves the paths on the
-// contour; the 3-D view is the slow one: during playback and streaming it follows every tenth frame.
-let drawing = Promise.resolve();
+// The step slider and its label follow the state at once; the figures follow as fast as they draw.
+function showFrame() {
+  const scrub = $("scrub");
+  scrub.max = String(maxFrame());
+  scrub.value = String(state.frame);
+  $("frame").textContent = `step ${state.frame} / ${maxFrame()}`;
+}
+
+// One lane per figure: a draw waits only for the same figure's draw in flight, and the requests
+// made meanwhile collapse into one draw of the latest state. So a slow 3-D view never holds back
+// the contour, and dragging the slider never queues a backlog of stale frames.
+function lane(draw) {
+  let running = null;
+  let queued = null;
+  const launch = () => {
+    running = Promise.resolve().then(draw).finally(() => { running = null; });
+    return running;
+  };
+  return () => {
+    if (!running) return launch();
+    queued ??= running.catch(() => {}).then(() => { queued = null; return launch(); });
+    return queued;
+  };
+}
+
+const view = () => {
+  const shownStarts = state.starts.length ? state.starts : [state.grid.surface.start];
+  return { ...state, starts: state.mode() === "basins" ? [] : shownStarts };
+};
+// A new frame only moves the paths on the contour; a new version redraws it whole.
 let drawnVersion = -1;
+const contourLane = lane(async () => {
+  const shown = view();
+  await (drawnVersion === shown.version
+    ? updateContourFrame($("contour"), shown)
+    : drawContour($("contour"), shown));
+  drawnVersion = shown.version;
+  state.drawnFrame = shown.frame;
+});
+const lossLane = lane(() => drawLoss($("loss"), view()));
+const surfaceLane = lane(() => draw3d($("surface3d"), view()));
+
+// Draw the figures for the current state; during playback and streaming (`quick`) the 3-D view,
+// the slow one, follows every tenth frame.
 function drawAll({ quick = false } = {}) {
+  showFrame();
+  if (!state.grid) return Promise.resolve(null);
   const with3d = state.has3d && (!quick || state.frame % 10 === 0 || state.frame >= maxFrame());
-  drawing = drawing.then(() => {
-    if (!state.grid) return null;
-    const shownStarts = state.starts.length ? state.starts : [state.grid.surface.start];
-    const view = { ...state, starts: state.mode() === "basins" ? [] : shownStarts };
-    const scrub = $("scrub");
-    scrub.max = String(maxFrame());
-    scrub.value = String(state.frame);
-    $("frame").textContent = `step ${state.frame} / ${maxFrame()}`;
-    const contour = drawnVersion === state.version
-      ? updateContourFrame($("contour"), view)
-      : drawContour($("contour"), view);
-    drawnVersion = state.version;
-    return Promise.all([
-      contour,
-      drawLoss($("loss"), view),
-      with3d ? draw3d($("surface3d"), view) : null,
-    ]);
-  }).catch((error) => setPhase("error", `drawing failed: ${error.message}`));
-  return drawing;
+  return Promise.all([contourLane(), lossLane(), with3d ? surfaceLane() : null])
+    .catch((error) => setPhase("error", `drawing failed: ${error.message}`));
 }
 
 let queued = false;
