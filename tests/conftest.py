@@ -1,4 +1,4 @@
-"""Shared fixtures: tiny data sets written in the real on-disk formats."""
+"""Shared fixtures: tiny data sets written in the real on-disk formats; one compute thread."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from threadpoolctl import threadpool_limits
 
 
 def _cifar_batch(path: Path, rng: np.random.Generator, n: int) -> dict[bytes, object]:
@@ -44,3 +46,15 @@ def cifar_dir(tmp_path: Path) -> tuple[Path, list[dict], dict]:
     with (folder / "batches.meta").open("wb") as handle:
         pickle.dump({b"label_names": names, b"num_cases_per_batch": 4, b"num_vis": 3072}, handle)
     return tmp_path, train, test
+
+
+@pytest.fixture
+def one_thread() -> object:
+    """Tiny tensors: one torch and one BLAS thread (for SciPy's solvers) avoid waiting on busy
+    cores of a shared machine (threadpoolctl comes with scikit-learn). A module opts in with
+    ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with threadpool_limits(1):
+        yield
+    torch.set_num_threads(threads)

@@ -63,7 +63,13 @@ def test_the_five_seed_presets_and_the_demo_ship_and_validate() -> None:
         "sweep",
         "table",
         "train",
+        "tune",
     ]
+    # Seed 000's limitation answered: its MLP tuned, with the seed's settings as the baselines.
+    tuned = resolve(load_source("preset:seed000-visual-analysis")).step("tuned").config()
+    assert tuned.net is not None and tuned.net.dataset == "proxy-cifar10" and tuned.net.batch_size == 64
+    assert tuned.baselines == {"classical_momentum": "classical_momentum:lr=0.002,momentum=0.9",
+                               "adam": "adam:lr=0.0005"}  # fmt: skip
 
 
 def test_seed000_preset_holds_the_seeds_tables_and_settings() -> None:

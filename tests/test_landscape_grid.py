@@ -19,13 +19,7 @@ RTOL = {torch.float32: 1e-5, torch.float64: 1e-10}
 SHAPE, CLASSES = (1, 8, 8), 4
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> object:
-    """Tiny tensors: one thread avoids waiting on busy cores of a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def random_directions(model: nn.Module, dims: int, seed: int = 0, scale: float = 0.2) -> Directions:

@@ -65,6 +65,13 @@ DATA_OPTION_HELP = (
     "a .pt/.safetensors/.npz file holding x and y. A recording's train is the data it stored."
 )
 DataSelections = Annotated[list[str], typer.Option(help=f"{DATA_OPTION_HELP} Repeat for panels.")]
+Executor = Annotated[
+    str | None,
+    typer.Option(help="local (this process, default) or ray (a local Ray, or --ray-address)."),
+]
+RayAddress = Annotated[
+    str | None, typer.Option("--ray-address", help="A running Ray cluster to send the work units to.")
+]
 
 
 def _one(values: list[str], option: str) -> str:
@@ -300,19 +307,30 @@ def train_command(
 @handles_errors
 def sweep(
     config: Annotated[
-        Path, typer.Argument(help="YAML with 'base' (TrainConfig fields) and 'grid' (key: [values]).")
+        Path,
+        typer.Argument(
+            help="YAML with 'base' (TrainConfig fields) and 'grid' (key: [values]); optionally "
+            "'executor' and 'ray_address' (the options below win)."
+        ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
+    executor: Executor = None,
+    ray_address: RayAddress = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute every cell.")] = False,
 ) -> None:
-    """Train one run per grid cell (seed 000's Table II); results table, heatmap and report."""
+    """Train one run per grid cell (seed 000's Table II); results table, heatmap and report. Each
+    cell is a work unit (on a Ray cluster, --out must be a folder the workers share); a killed sweep
+    resumes without redoing a finished cell, on either executor."""
     from optiscope.experiments.execute import execute
-    from optiscope.experiments.sweep_study import SWEEP, checked_sweep
+    from optiscope.experiments.sweep_study import SWEEP, sweep_from_file
+    from optiscope.tuning import executor_scope, make_executor
 
-    with progress_bar("sweep (cells)") as progress:
-        execution = execute(
-            SWEEP, build_from_yaml(config, checked_sweep), out, force=force, progress=progress
-        )
+    sweep_config, file_executor, file_address = build_from_yaml(config, sweep_from_file)
+    if executor is None and ray_address is None:  # the options, when given, replace the file's
+        executor, ray_address = file_executor, file_address
+    runner = make_executor(executor, ray_address)
+    with executor_scope(runner), progress_bar("sweep (cells)") as progress:
+        execution = execute(SWEEP, sweep_config, out, force=force, progress=progress)
     typer.echo(execution.describe())
     typer.echo(execution.run_dir.read_table("results").to_string(index=False))
     typer.echo(f"report: {Path(out) / 'report.html'}")
@@ -364,21 +382,26 @@ def landscape(
             "(Li et al. sec. 6; two eigenvalue solves a point: keep N small, e.g. 7)."
         ),
     ] = None,
+    executor: Executor = None,
+    ray_address: RayAddress = None,
     interactive: Interactive = None,
     dpi: Dpi = None,
     force: Annotated[
         bool, typer.Option("--force", help="Recompute even if OUT holds this landscape.")
     ] = False,
 ) -> None:
-    """Loss landscape of a trained net around its final weights, with the training path on it."""
+    """Loss landscape of a trained net around its final weights, with the training path on it. The
+    grid is evaluated in chunks (work units, stored as they finish); a killed run resumes."""
     import numpy as np
 
     from optiscope.experiments.execute import execute
     from optiscope.experiments.landscape_convexity import load_convexity
     from optiscope.experiments.landscape_panels_study import cell_label, landscape_study_for
     from optiscope.experiments.landscape_study import LandscapeConfig, check_inputs
+    from optiscope.tuning import executor_scope, make_executor
     from optiscope.viz.convexity_figures import convexity_note
 
+    runner = make_executor(executor, ray_address)
     datas = list(data)
     joint = directions == "pca-joint"
     if joint and len(runs) < 2:
@@ -398,7 +421,7 @@ def landscape(
     kind, config = landscape_study_for(configs, labels)
     name = "landscape-joint" if joint else "landscape"
     target = out if out is not None else runs[0] / (name if len(configs) == 1 else f"{name}-panels")
-    with progress_bar("landscape") as progress:
+    with executor_scope(runner), progress_bar("landscape") as progress:
         execution = execute(kind, config, target, style=_style(interactive=interactive, dpi=dpi), force=force,
                             progress=progress)  # fmt: skip
     typer.echo(execution.describe())
@@ -448,6 +471,14 @@ def curvature(
     layers: Annotated[
         bool, typer.Option("--layers", help="Top eigenvalues and trace of each layer's Hessian block.")
     ] = False,
+    operator: Annotated[
+        str,
+        typer.Option(
+            help="The curvature measured: hessian, ggn (generalised Gauss-Newton), fisher (equal to the "
+            "GGN for cross-entropy and MSE), empirical-fisher, or all (the Hessian's study plus a "
+            "table of every operator's top eigenvalues, trace, products and seconds)."
+        ),
+    ] = "hessian",
     along: Annotated[
         bool,
         typer.Option("--along/--no-along", help="Loss along the top eigenvectors (seed 001 figs. 2, 4)."),
@@ -466,23 +497,29 @@ def curvature(
     config = CurvatureConfig.build(run=str(run), top_k=top_k, tol=tol, method=method, trace=with_trace,
                                    density=with_density, layers=layers, along=along,
                                    data=_one(data, "--data"), device=device, model=model,
-                                   loss=loss)  # fmt: skip
+                                   loss=loss, operator=operator)  # fmt: skip
     check_inputs(config)
     with progress_bar("curvature (stages)") as progress:
         result = run_curvature_study(config, out, style=_style(interactive=interactive, dpi=dpi),
                                      force=force, progress=progress)  # fmt: skip
     spectrum = result.spectrum
     values = ", ".join(f"{value:.6g}" for value in spectrum.values)
+    products = "Hessian-vector" if config.operator in ("hessian", "all") else config.operator
     typer.echo(f"top-{spectrum.k} eigenvalues {values} (max residual {spectrum.residuals.max():.2g}, "
-               f"{spectrum.hvps} Hessian-vector products)")  # fmt: skip
+               f"{spectrum.hvps} {products} products)")  # fmt: skip
     if spectrum.k > 1:
         typer.echo(f"lambda1 / lambda2 = {spectrum.values[0] / spectrum.values[1]:.4g}")
     if result.trace is not None:
         trace_ = result.trace
         typer.echo(
             f"trace {trace_['value']:.6g} +- {trace_['stderr']:.2g} ({trace_['method']}: "
-            f"{trace_['products']} Hessian-vector products, {trace_['random_probes']} of them random probes)"
+            f"{trace_['products']} {products} products, {trace_['random_probes']} of them random probes)"
         )
+    if result.comparison is not None:
+        from optiscope.experiments.curvature_operators import comparison_lines
+
+        for line in comparison_lines(result.comparison):
+            typer.echo(line)
     if result.layers is not None:
         for row in result.layers.itertuples():
             typer.echo(f"layer {row.layer} ({row.n_params} parameters): lambda1 {row.lambda1:.6g}, "

@@ -18,7 +18,9 @@ def tune_command(
     target: Annotated[
         str,
         typer.Argument(
-            help="A surface spec ('rosenbrock', 'f4:noise=smooth') or a suite ('suite:classics')."
+            help="A surface spec ('rosenbrock', 'f4:noise=smooth'), a suite ('suite:classics'), or a "
+            "training YAML (optiscope train's fields: the model, data set and batch size are the problem; "
+            "a trial trains the net for --steps steps)."
         ),
     ],
     opt: Annotated[
@@ -32,7 +34,7 @@ def tune_command(
     trials: Annotated[int, typer.Option(help="Trials per optimizer (the same for every one).")],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
     seeds: Annotated[int, typer.Option(help="Seeds (start point and noise) each trial runs from.")] = 5,
-    steps: Annotated[int, typer.Option(help="Optimizer steps per run.")] = 200,
+    steps: Annotated[int, typer.Option(help="Optimizer steps per run (the equal budget).")] = 200,
     objective: Annotated[
         str, typer.Option(help="final (gap to the minimum), target (steps to reach it) or auc.")
     ] = "final",
@@ -44,7 +46,29 @@ def tune_command(
     ] = None,
     heldout: Annotated[int, typer.Option(help="Held-out seeds each winner is re-run from (>= 10).")] = 10,
     batch: Annotated[int, typer.Option(help="Trials asked of TPE at once (one engine call).")] = 10,
-    tolerance: Annotated[float, typer.Option(help="Gap to the minimum that counts as success.")] = 1e-3,
+    tolerance: Annotated[
+        float | None,
+        typer.Option(
+            help="Gap to the minimum (on a net: the test metric) that counts as success "
+            "[default: 1e-3 on surfaces, 0.1 on nets]."
+        ),
+    ] = None,
+    metric: Annotated[
+        str, typer.Option(help="On a net: test_loss or test_error (1 - accuracy), scored after the budget.")
+    ] = "test_loss",
+    sensitivity: Annotated[
+        int | None,
+        typer.Option(
+            help="Learning rates in each winner's sensitivity sweep [default: 25 on surfaces, 7 on nets]."
+        ),
+    ] = None,
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Run this spec as the optimizer's 'default' candidate instead of the entry's "
+            "defaults, e.g. 'adam:lr=0.0005' (repeatable, one per optimizer)."
+        ),
+    ] = None,
     grad_noise: Annotated[float, typer.Option(help="Std of Gaussian noise added to every gradient.")] = 0.0,
     seed: Annotated[int, typer.Option(help="Seeds the sampler, the start points and the noise.")] = 0,
     space: Annotated[
@@ -59,20 +83,44 @@ def tune_command(
     report.html in OUT. A killed study resumes where it stopped."""
     from optiscope.experiments.tune_render import leaderboard_text
     from optiscope.experiments.tune_study import tune
+    from optiscope.optimizers import parse_spec
     from optiscope.tuning import parse_override
 
     overrides: dict[str, dict[str, object]] = {}
     for text in space or []:
         name, key, value = parse_override(text)
         overrides.setdefault(name, {})[key] = value
+    baselines = {}
+    for text in baseline or []:
+        baselines[parse_spec(text).name] = text
+    problem = _problem(target, metric)
+    net = problem.get("net") is not None
+    tolerance = tolerance if tolerance is not None else (0.1 if net else 1e-3)
+    sensitivity = sensitivity if sensitivity is not None else (7 if net else 25)
     with progress_bar("tune (units)") as progress:
         result = tune(
-            target, opt, out=out, executor=executor, ray_address=ray_address, trials=trials, seeds=seeds,
-            steps=steps, objective=objective, heldout=heldout, batch=batch, tolerance=tolerance,
+            problem["target"], opt, out=out, executor=executor, ray_address=ray_address, trials=trials,
+            seeds=seeds, steps=steps, objective=objective, heldout=heldout, batch=batch, tolerance=tolerance,
             grad_noise=grad_noise, seed=seed, space=overrides, style={"dpi": dpi}, force=force,
-            progress=progress,
+            progress=progress, sensitivity=sensitivity, baselines=baselines, net=problem.get("net"),
         )  # fmt: skip
     typer.echo(result.execution.describe())
-    typer.echo(leaderboard_text(result.best))
+    typer.echo(leaderboard_text(result.best, "baseline" if baselines else "default"))
     typer.echo(f"run directory: {result.run_dir.path}")
     typer.echo(f"report: {result.run_dir.path / 'report.html'}")
+
+
+def _problem(target: str, metric: str) -> dict[str, object]:
+    """A surface target as it is, or a training YAML read into the net problem it describes (a bad
+    field reported as ``FILE:LINE: ...``)."""
+    from optiscope.cli_app import build_from_yaml
+    from optiscope.errors import SpecError
+    from optiscope.tuning.nets import NetTarget
+
+    if not target.endswith((".yaml", ".yml")):
+        return {"target": target, "net": None}
+    path = Path(target)
+    if not path.is_file():
+        raise SpecError(f"tune: no training YAML at {target}")
+    net = build_from_yaml(path, lambda **fields: NetTarget.from_training(fields, metric))  # type: ignore[arg-type]
+    return {"target": net.name, "net": net}

@@ -1,12 +1,21 @@
 """Curvature of a network's loss: Hessian-vector products, top eigenpairs, trace, spectral
 density, and warm-started eigen-tracking along training (seed 001); :func:`summary` gives the
-common numbers in one call."""
+common numbers in one call. The generalised Gauss-Newton and Fisher operators
+(:func:`curvature_operator`) run through the same solvers."""
 
 from __future__ import annotations
 
 from optiscope.curvature.density import SpectralDensity, density, density_of, lanczos_tridiagonal
 from optiscope.curvature.eigen import residual_norms, top_eigen, top_eigen_of
 from optiscope.curvature.errors import CurvatureError
+from optiscope.curvature.ggn import (
+    GGN_MODES,
+    OPERATORS,
+    EmpiricalFisherOperator,
+    FisherOperator,
+    GGNOperator,
+    curvature_operator,
+)
 from optiscope.curvature.hvp import HVP_MODES, HessianOperator, select_parameters
 from optiscope.curvature.krylov import block_krylov
 from optiscope.curvature.layers import DENSE_BLOCK_LIMIT, LayerCurvature, layer_curvature, layer_groups
@@ -21,10 +30,15 @@ from optiscope.curvature.tracker import EigenTracker, TrackRecord
 
 __all__ = [
     "DENSE_BLOCK_LIMIT",
+    "GGN_MODES",
     "HVP_MODES",
+    "OPERATORS",
     "CurvatureError",
     "CurvatureSummary",
     "EigenTracker",
+    "EmpiricalFisherOperator",
+    "FisherOperator",
+    "GGNOperator",
     "HessianOperator",
     "LayerCurvature",
     "PreconditionedOperator",
@@ -34,6 +48,7 @@ __all__ = [
     "TraceEstimate",
     "TrackRecord",
     "block_krylov",
+    "curvature_operator",
     "density",
     "density_of",
     "density_steps_for",

@@ -12,6 +12,7 @@ import pandas as pd
 
 from optiscope.curvature import SpectralDensity, Spectrum
 from optiscope.experiments.curvature_layers import LAYERS_TABLE, render_layers
+from optiscope.experiments.curvature_operators import COMPARISON_TABLE
 from optiscope.experiments.protocol import Style
 from optiscope.landscape.directions_base import Directions
 from optiscope.landscape.grid import LandscapeGrid
@@ -26,6 +27,12 @@ __all__ = ["DENSITY_FILE", "EIGENVECTORS_FILE", "CurvatureResult", "load_curvatu
 
 EIGENVECTORS_FILE = "eigenvectors.safetensors"
 DENSITY_FILE = "density.npz"
+_OPERATOR_NAMES = {
+    "hessian": "Hessian",
+    "ggn": "GGN",
+    "fisher": "Fisher",
+    "empirical-fisher": "empirical Fisher",
+}
 
 
 @dataclass
@@ -37,6 +44,7 @@ class CurvatureResult:
     trace: dict[str, Any] | None = None
     density: SpectralDensity | None = None
     layers: pd.DataFrame | None = None
+    comparison: pd.DataFrame | None = None
     along_line: pd.DataFrame | None = None
     along_plane: LandscapeGrid | None = None
 
@@ -58,6 +66,8 @@ def load_curvature(run_dir: RunDir) -> CurvatureResult:
         result.density = SpectralDensity.from_arrays(*decode_unit(folder / DENSITY_FILE))
     if (folder / f"{LAYERS_TABLE}.parquet").is_file():
         result.layers = run_dir.read_table(LAYERS_TABLE)
+    if (folder / f"{COMPARISON_TABLE}.parquet").is_file():
+        result.comparison = run_dir.read_table(COMPARISON_TABLE)
     if (folder / "along_top1.parquet").is_file():
         result.along_line = run_dir.read_table("along_top1")
     if (folder / "along_top2.nc").is_file():
@@ -73,6 +83,8 @@ def render_curvature(run_dir: RunDir, style: Style) -> None:
         run_dir.save_figure(density_figure(result.density), "density.png", **dpi)
     render_layers(run_dir, title, dpi)
     line = result.along_line
+    operator = str(run_dir.spec.get("operator", "hessian"))
+    measured = "hessian" if operator == "all" else operator  # "all" stores the Hessian's eigenvectors
     if line is not None:
         lam = float(result.spectrum.values[0])
         grid = LandscapeGrid(
@@ -80,14 +92,14 @@ def render_curvature(run_dir: RunDir, style: Style) -> None:
             None,
             line["loss"].to_numpy(),
             line["accuracy"].to_numpy(),
-            {"directions_kind": "hessian", "data": run_dir.spec.get("data", "?")},
+            {"directions_kind": measured, "data": run_dir.spec.get("data", "?")},
         )
         figure = landscape_curve(
             grid,
             title=f"{title}: along v1 (lambda1 = {lam:.4g})",
             quadratic=line["quadratic"].to_numpy(),
             label=f"loss of {Path(str(run_dir.spec.get('run', run_dir.path.name))).name}",
-            xlabel="step along the top Hessian eigenvector (alpha)",
+            xlabel=f"step along the top {_OPERATOR_NAMES[measured]} eigenvector (alpha)",
         )
         run_dir.save_figure(figure, "along_top1.png", **dpi)
     plane = result.along_plane

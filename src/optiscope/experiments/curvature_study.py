@@ -30,16 +30,18 @@ from pydantic import (
 )
 
 from optiscope.curvature import (
+    OPERATORS,
     HessianOperator,
     SpectralDensity,
     Spectrum,
     TraceEstimate,
-    density,
+    density_of,
     density_steps_for,
-    top_eigen,
-    trace,
+    top_eigen_of,
+    trace_of,
 )
 from optiscope.experiments.curvature_layers import measure_layers
+from optiscope.experiments.curvature_operators import compare_operators, measured_operator, study_operator
 from optiscope.experiments.curvature_render import (
     DENSITY_FILE,
     EIGENVECTORS_FILE,
@@ -74,7 +76,7 @@ __all__ = [
 ]
 
 # Out of the spec at their defaults (stable cache keys for specs that predate them).
-_OWN_WORK_FIELDS = ("model", "loss", "layers")
+_OWN_WORK_FIELDS = ("model", "loss", "layers", "operator")
 
 
 class CurvatureConfig(BaseModel):
@@ -104,6 +106,18 @@ class CurvatureConfig(BaseModel):
     seed: int = 0
     model: ModelPath = None
     loss: LossName = "cross_entropy"
+    operator: str = Field(
+        default="hessian",
+        description="the curvature measured: hessian, ggn, fisher, empirical-fisher, or all (the "
+        "Hessian's study and a table comparing the four); layers are always Hessian blocks",
+    )
+
+    @field_validator("operator")
+    @classmethod
+    def _known_operator(cls, value: str) -> str:
+        if value in (*OPERATORS, "all"):
+            return value
+        raise ValueError(f"unknown operator {value!r}; choose {', '.join(OPERATORS)} or all")
 
     @field_validator("method")
     @classmethod
@@ -131,8 +145,8 @@ def _spectrum(run_dir: RunDir, config: CurvatureConfig, inputs: StudyInputs) -> 
     return run_dir.record_unit(
         "spectrum",
         Spectrum,
-        lambda: top_eigen(inputs.model, inputs.loss_fn, inputs.data, k=config.top_k, tol=config.tol,
-                          method=config.method, device=config.device, seed=config.seed, dtype=torch.float64),
+        lambda: top_eigen_of(study_operator(config, inputs), k=config.top_k, tol=config.tol,
+                             method=config.method, seed=config.seed),
     )  # fmt: skip
 
 
@@ -140,9 +154,8 @@ def _trace(run_dir: RunDir, config: CurvatureConfig, inputs: StudyInputs) -> Tra
     return run_dir.record_unit(
         "trace",
         TraceEstimate,
-        lambda: trace(inputs.model, inputs.loss_fn, inputs.data, method=config.trace_method,
-                      samples=config.trace_samples, seed=config.seed, device=config.device,
-                      dtype=torch.float64),
+        lambda: trace_of(study_operator(config, inputs), config.trace_method, config.trace_samples,
+                         config.seed),
     )  # fmt: skip
 
 
@@ -150,10 +163,9 @@ def _density(run_dir: RunDir, config: CurvatureConfig, inputs: StudyInputs) -> S
     return run_dir.record_unit(
         "density",
         SpectralDensity,
-        lambda: density(inputs.model, inputs.loss_fn, inputs.data,
-                        steps=density_steps_for(inputs.model, config.density_steps),
-                        probes=config.density_probes, seed=config.seed, device=config.device,
-                        dtype=torch.float64),
+        lambda: density_of(study_operator(config, inputs),
+                           density_steps_for(inputs.model, config.density_steps), config.density_probes,
+                           config.seed),
     )  # fmt: skip
 
 
@@ -169,10 +181,11 @@ def _along(
 ) -> tuple[pd.DataFrame, LandscapeGrid | None]:
     """Loss along the top eigenvector (with its quadratic model) and on the top-two plane."""
     model, loss_fn, data = inputs.model, inputs.loss_fn, inputs.data
+    kind = measured_operator(config)
     span = _span(config, float(spectrum.values[0]))
     line = np.linspace(-span, span, config.along_points)
     top = directions_from_vectors(
-        spectrum.vectors[:, :1].T, model, kind="hessian", meta={"eigenvalues": [float(spectrum.values[0])]}
+        spectrum.vectors[:, :1].T, model, kind=kind, meta={"eigenvalues": [float(spectrum.values[0])]}
     )
     arrays, _ = run_dir.unit("along-1", lambda: _points(inputs, top, line[:, None], config.device))
     center = float(arrays["loss"][len(line) // 2])
@@ -189,14 +202,14 @@ def _along(
     plane = directions_from_vectors(
         spectrum.vectors[:, :2].T,
         model,
-        kind="hessian",
+        kind=kind,
         meta={"eigenvalues": [float(v) for v in spectrum.values[:2]]},
     )
     axis = np.linspace(-span, span, config.plane_points)
     coords = np.stack(np.meshgrid(axis, axis, indexing="ij"), axis=-1).reshape(-1, 2)
     arrays, _ = run_dir.unit("along-2", lambda: _points(inputs, plane, coords, config.device))
     shape = (len(axis), len(axis))
-    attrs = {"directions_kind": "hessian", "data": config.data, "eigenvalues": plane.meta["eigenvalues"]}
+    attrs = {"directions_kind": kind, "data": config.data, "eigenvalues": plane.meta["eigenvalues"]}
     return frame, LandscapeGrid(
         axis, axis.copy(), arrays["loss"].reshape(shape), arrays["accuracy"].reshape(shape), attrs
     )
@@ -216,7 +229,8 @@ def _compute(config: CurvatureConfig, run_dir: RunDir, ctx: RunContext) -> Mappi
     """Each stage is a unit (spectrum, trace, density, layers, along-1, along-2); then the stored files."""
     inputs = load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
     began = time.perf_counter()
-    stages = 1 + config.trace + config.density + config.layers + config.along
+    comparing = config.operator == "all"
+    stages = 1 + config.trace + config.density + config.layers + comparing + config.along
     spectrum = _spectrum(run_dir, config, inputs)
     result = CurvatureResult(spectrum, run_dir)
     ctx.report(1, stages)
@@ -237,9 +251,12 @@ def _compute(config: CurvatureConfig, run_dir: RunDir, ctx: RunContext) -> Mappi
     if config.layers:
         result.layers = measure_layers(run_dir, config, inputs)
         ctx.report(2 + config.trace + config.density, stages)
+    if comparing:
+        result.comparison = compare_operators(run_dir, config, inputs)
+        ctx.report(2 + config.trace + config.density + config.layers, stages)
     if config.along:
         result.along_line, result.along_plane = _along(run_dir, config, inputs, spectrum)
-    _store(run_dir, result, inputs)
+    _store(run_dir, result, inputs, measured_operator(config))
     run_dir.set_info(title=_title(inputs, config))
     run_dir.record_timing("curvature", time.perf_counter() - began)
     return {
@@ -272,7 +289,7 @@ def run_curvature_study(
     return load_curvature(execution.run_dir)
 
 
-def _store(run_dir: RunDir, result: CurvatureResult, inputs: StudyInputs) -> None:
+def _store(run_dir: RunDir, result: CurvatureResult, inputs: StudyInputs, kind: str) -> None:
     spectrum = result.spectrum
     values = spectrum.values
     table = pd.DataFrame(
@@ -290,7 +307,7 @@ def _store(run_dir: RunDir, result: CurvatureResult, inputs: StudyInputs) -> Non
     vectors = directions_from_vectors(
         spectrum.vectors[:, : min(2, spectrum.k)].T,
         inputs.model,
-        kind="hessian",
+        kind=kind,
         meta={"eigenvalues": [float(v) for v in values[:2]]},
     )
     run_dir.write_bytes(EIGENVECTORS_FILE, vectors.to_bytes())

@@ -272,11 +272,15 @@ def resolve(
 
 
 def _with_data(step: dict[str, Any], document: dict[str, Any], *, forced: bool) -> dict[str, Any]:
-    """Give a training step the experiment's data set (``--dataset`` overrides a step's own)."""
+    """Give a training step (and a tuning step's net) the experiment's data set (``--dataset``
+    overrides a step's own)."""
     data = {field: document.get(field) for field in _DATA_FIELDS}
     if step["kind"] == "train":
         return {**step, **{k: v for k, v in data.items() if forced or k not in step}}
     if step["kind"] == "sweep":
         base = step.get("base", {})
         return {**step, "base": {**base, **{k: v for k, v in data.items() if forced or k not in base}}}
+    if step["kind"] == "tune" and isinstance(step.get("net"), dict):
+        net = step["net"]
+        return {**step, "net": {**net, **{k: v for k, v in data.items() if forced or k not in net}}}
     return step

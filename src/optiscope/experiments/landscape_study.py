@@ -3,16 +3,18 @@
 The run is a training run or a recording of the user's own loop
 (:mod:`optiscope.experiments.study_inputs`); the loss is cross-entropy or MSE.
 
-The grid is cut into chunks of alpha rows; each chunk is one unit of the run directory, so a
-killed evaluation resumes at the first missing chunk and its grid equals an uninterrupted one.
-The directions are stored first (``directions.safetensors``) and read back on a resume.
+The grid is cut into chunks of alpha rows (:mod:`optiscope.experiments.landscape_chunks`); each
+chunk is a work unit, run by the current executor (in this process, or as a Ray task) and stored
+as it finishes, so a killed evaluation resumes at the missing chunks, on either executor, and its
+grid equals an uninterrupted one. The directions are stored first (``directions.safetensors``)
+and read back on a resume.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,7 @@ from pydantic import (
 from optiscope.curvature import top_eigen
 from optiscope.errors import SpecError
 from optiscope.experiments.execute import execute
+from optiscope.experiments.landscape_chunks import GridPlane, evaluate_grid
 from optiscope.experiments.landscape_convexity import store_convexity
 from optiscope.experiments.landscape_joint import JointRuns, joint_notes, load_joint_runs
 from optiscope.experiments.landscape_paths import PlanePath, paths_table, plane_paths
@@ -54,12 +57,12 @@ from optiscope.experiments.study_inputs import (
 )
 from optiscope.landscape.directions import directions_from_vectors, interpolation_direction
 from optiscope.landscape.directions_base import Directions
-from optiscope.landscape.evaluate import evaluate_points
 from optiscope.landscape.grid import INTERPOLATION_POINTS, INTERPOLATION_RANGE, LandscapeGrid
 from optiscope.landscape.picture import path_span, plane_directions
 from optiscope.landscape.projection import gradient_on_plane
 from optiscope.nets.runs import load_run
 from optiscope.store import RunDir
+from optiscope.tuning.executors import executor_scope, make_executor
 from optiscope.validated import validated
 
 __all__ = [
@@ -76,7 +79,6 @@ __all__ = [
     "without_defaults",
 ]
 
-_CHUNKS = 8
 _DIRECTION_KINDS = ("filter", "layer", "none", "pca", "pca-joint", "hessian")
 # Fields added for the user's own runs, for several runs on one plane and for the convexity map; at
 # their defaults they stay out of the spec, so runs stored before them keep their cache keys.
@@ -222,51 +224,6 @@ def _axes(config: LandscapeConfig, span: float) -> tuple[np.ndarray, np.ndarray 
     return axis, axis.copy()
 
 
-def _coords(alphas: np.ndarray, betas: np.ndarray | None) -> np.ndarray:
-    if betas is None:
-        return alphas[:, None]
-    return np.stack(np.meshgrid(alphas, betas, indexing="ij"), axis=-1).reshape(-1, 2)
-
-
-def _grid_chunk(
-    config: LandscapeConfig, inputs: StudyInputs, directions: Directions, coords: np.ndarray
-) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """One unit: loss and accuracy at ``coords``, and which engine evaluated them (as meta)."""
-    info: dict[str, Any] = {}
-    loss, accuracy = evaluate_points(
-        inputs.model, inputs.loss_fn, inputs.data, directions, coords, engine=config.engine,
-        device=config.device, info=info,
-    )  # fmt: skip
-    return {"loss": loss, "accuracy": accuracy}, info
-
-
-def _evaluate_grid(
-    run_dir: RunDir,
-    config: LandscapeConfig,
-    inputs: StudyInputs,
-    directions: Directions,
-    axes: tuple[np.ndarray, np.ndarray | None],
-    progress: Callable[[int, int], None] | None,
-) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    """Loss and accuracy of every grid point, flat row-major; chunk by chunk, resuming."""
-    alphas, betas = axes
-    coords = _coords(alphas, betas)
-    rows = np.array_split(np.arange(len(alphas)), min(_CHUNKS, len(alphas)))
-    per_row = 1 if betas is None else len(betas)
-    loss, accuracy = np.empty(len(coords)), np.empty(len(coords))
-    info: dict[str, Any] = {}
-    for index, chunk in enumerate(rows):
-        points = slice(chunk[0] * per_row, (chunk[-1] + 1) * per_row)
-        arrays, info = run_dir.unit(
-            f"grid-{index:03d}",
-            lambda points=points: _grid_chunk(config, inputs, directions, coords[points]),
-        )
-        loss[points], accuracy[points] = arrays["loss"], arrays["accuracy"]
-        if progress is not None:
-            progress(index + 1, len(rows))
-    return loss, accuracy, info
-
-
 def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:
     """Directions, the grid chunk by chunk (resumable), the path on the plane, the summary."""
     inputs = load_inputs(config.run, config.data, model=config.model, loss=config.loss, device=config.device)
@@ -278,7 +235,8 @@ def _compute(config: LandscapeConfig, run_dir: RunDir, ctx: RunContext) -> Mappi
     projection = paths[0].projection if paths else None
     span = _span(config, paths)
     alphas, betas = _axes(config, span)
-    loss, accuracy, info = _evaluate_grid(run_dir, config, inputs, directions, (alphas, betas), ctx.progress)
+    plane = GridPlane(inputs.model, inputs.loss_fn, inputs.data, directions, config.engine, config.device)
+    loss, accuracy, info = evaluate_grid(run_dir, plane, (alphas, betas), ctx.progress)
     if config.convexity is not None:
         store_convexity(run_dir, inputs, directions, span, config.convexity)
     shape = (len(alphas),) if betas is None else (len(alphas), len(betas))
@@ -333,13 +291,20 @@ def run_landscape_study(
     config: LandscapeConfig,
     out: str | Path | None = None,
     *,
+    executor: str | None = None,
+    ray_address: str | None = None,
     style: Mapping[str, Any] | None = None,
     force: bool = False,
     progress: ProgressCallback | None = None,
 ) -> LandscapeResult:
-    """Evaluate the landscape of ``config.run`` into ``out`` (default ``RUN/landscape``), and draw it."""
+    """Evaluate the landscape of ``config.run`` into ``out`` (default ``RUN/landscape``), and draw it.
+
+    The grid's chunks run on ``executor``: ``local`` (default) or ``ray`` (``ray_address`` joins a
+    running cluster); the numbers are the same either way.
+    """
     target = out if out is not None else default_out(config.run, "landscape")
-    execution = execute(LANDSCAPE, config, target, style=style, force=force, progress=progress)
+    with executor_scope(make_executor(executor, ray_address)):
+        execution = execute(LANDSCAPE, config, target, style=style, force=force, progress=progress)
     return load_landscape(execution.run_dir)
 
 

@@ -33,37 +33,42 @@ def _name(base: str, surface: str, several: bool) -> str:
 def render_tune(run_dir: RunDir, style: Style) -> None:
     """Draw a stored tuning study with ``style`` (the tune kind's ``render``)."""
     spec = run_dir.spec
-    surfaces = suite_surfaces(spec["target"])
+    net = spec.get("net") is not None  # a net problem: no surface, no start points
+    surfaces = [spec["target"]] if net else suite_surfaces(spec["target"])
     optimizers = [parse_spec(text).name for text in spec["optimizers"]]
     best, trials = run_dir.read_table("best"), run_dir.read_table("trials")
-    paths = run_dir.read_table("tuned_paths")
+    paths = None if net else run_dir.read_table("tuned_paths")
     sensitivity = (
         run_dir.read_table("sensitivity") if (run_dir.path / "sensitivity.parquet").is_file() else None
     )
     options, several = style.save_options(), len(surfaces) > 1
     for surface_name in surfaces:
         at = best["surface"] == surface_name
-        figure = leaderboard_figure(best[at], optimizers, title=surface_name, objective=spec["objective"])
+        figure = leaderboard_figure(best[at], optimizers, title=surface_name, objective=spec["objective"],
+                                    default="baseline" if spec.get("baselines") else "default")  # fmt: skip
         run_dir.save_figure(figure, _name("leaderboard", surface_name, several), **options)
-        surface = get_surface(surface_name)
-        xs, ys, zs = (array.numpy() for array in surface.grid(style.grid_resolution))
-        figure = tuned_paths_figure(xs, ys, zs, paths[paths["surface"] == surface_name], optimizers,
-                                    title=surface_name, minima=surface.minima)  # fmt: skip
-        run_dir.save_figure(figure, _name("paths", surface_name, several), **options)
+        if paths is not None:
+            surface = get_surface(surface_name)
+            xs, ys, zs = (array.numpy() for array in surface.grid(style.grid_resolution))
+            figure = tuned_paths_figure(xs, ys, zs, paths[paths["surface"] == surface_name], optimizers,
+                                        title=surface_name, minima=surface.minima)  # fmt: skip
+            run_dir.save_figure(figure, _name("paths", surface_name, several), **options)
         if sensitivity is not None:
             here = sensitivity[sensitivity["surface"] == surface_name]
             figure = sensitivity_figure(here, trials[trials["surface"] == surface_name], best[at], optimizers,
                                         title=surface_name)  # fmt: skip
             run_dir.save_figure(figure, _name("sensitivity", surface_name, several), **options)
-            figure = success_map_figure(here, optimizers, title=surface_name)
-            run_dir.save_figure(figure, _name("success_map", surface_name, several), **options)
+            if not net:  # start points x learning rate: a net has no start points
+                figure = success_map_figure(here, optimizers, title=surface_name)
+                run_dir.save_figure(figure, _name("success_map", surface_name, several), **options)
     problems = len(surfaces) * int(spec["heldout"])
     figure = profile_figure(run_dir.read_table("profile"), optimizers, problems=problems)
     run_dir.save_figure(figure, "profile.png", **options)
 
 
-def leaderboard_text(best: pd.DataFrame) -> str:
-    """One line per optimizer and surface, as the CLI prints it."""
+def leaderboard_text(best: pd.DataFrame, default: str = "default") -> str:
+    """One line per optimizer and surface, as the CLI prints it (``default`` names the other
+    candidate: ``baseline`` where the study gave its own specs)."""
     surface_width = int(best["surface"].str.len().max())
     name_width = int(best["optimizer"].str.len().max())
     lines = []
@@ -72,6 +77,6 @@ def leaderboard_text(best: pd.DataFrame) -> str:
         lines.append(
             f"{row.surface:<{surface_width}} {row.rank:>2}. {row.optimizer:<{name_width}} "
             f"{row.objective_mean:.4g} [{row.ci_low:.4g}, {row.ci_high:.4g}]  "
-            f"success {row.success_rate:.0%}  default {row.default_objective:.4g}  {row.spec}{ties}"
+            f"success {row.success_rate:.0%}  {default} {row.default_objective:.4g}  {row.spec}{ties}"
         )
     return "\n".join(lines)

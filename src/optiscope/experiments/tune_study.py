@@ -27,7 +27,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from optiscope.errors import SpecError
 from optiscope.experiments.execute import Execution, execute
@@ -54,6 +62,7 @@ from optiscope.tuning import (
     seed_starts,
     suite_surfaces,
 )
+from optiscope.tuning.nets import NET_PREFIX, NetProblem, NetTarget
 from optiscope.validated import validated
 
 __all__ = ["TUNE", "TuneConfig", "TuneResult", "compute_tune", "tune"]
@@ -66,7 +75,11 @@ class TuneConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    target: str = Field(description="a surface spec ('rosenbrock') or a suite ('suite:classics')")
+    target: str = Field(
+        description="a surface spec ('rosenbrock'), a suite ('suite:classics'), or a net problem "
+        "('net:mlp/digits/b64', set from `net`)"
+    )
+    net: NetTarget | None = Field(default=None, description="the network problem (a trial is a training run)")
     optimizers: tuple[str, ...] = Field(
         min_length=1, description="registry names; a spec's given hyperparameters stay fixed"
     )
@@ -88,6 +101,28 @@ class TuneConfig(BaseModel):
     sensitivity: int = Field(default=25, ge=0, le=1000, description="learning rates in the sensitivity sweep")
     keep_paths: int = Field(default=3, ge=0, le=100, description="held-out seeds whose paths are drawn")
     dtype: Literal["float32", "float64"] = "float64"
+    baselines: dict[str, str] = Field(
+        default_factory=dict,
+        description="per optimizer, the spec run as its 'default' (e.g. a seed's setting) instead of "
+        "the entry's defaults",
+    )
+
+    @model_serializer(mode="wrap")
+    def _spec(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        fields = handler(self)
+        for key in ("net", "baselines"):  # studies that predate them keep their cache keys
+            if not fields.get(key):
+                fields.pop(key, None)
+        return fields
+
+    @model_validator(mode="before")
+    @classmethod
+    def _net_target(cls, fields: Any) -> Any:
+        if isinstance(fields, dict) and fields.get("net") is not None:
+            net = fields["net"]
+            net = net if isinstance(net, NetTarget) else NetTarget.build(**net)
+            fields = {**fields, "net": net, "target": net.name}
+        return fields
 
     @field_validator("optimizers")
     @classmethod
@@ -102,6 +137,8 @@ class TuneConfig(BaseModel):
     @field_validator("target")
     @classmethod
     def _known_target(cls, target: str) -> str:
+        if target.startswith(NET_PREFIX):
+            return target  # checked against `net` below
         for surface in suite_surfaces(target):
             get_surface(surface)
         return target
@@ -112,8 +149,16 @@ class TuneConfig(BaseModel):
         unknown = sorted(set(self.space) - names)
         if unknown:
             raise ValueError(f"space names optimizers not tuned here: {', '.join(unknown)}")
-        for spec in self.optimizers:
-            search_space(spec, self.space.get(parse_spec(spec).name))
+        if self.target.startswith(NET_PREFIX) and (self.net is None or self.net.name != self.target):
+            raise ValueError(f"target {self.target!r} is a net problem: give it as `net` (the model, "
+                             "data set and batch size)")  # fmt: skip
+        spaces = {parse_spec(spec).name: search_space(spec, self.space.get(parse_spec(spec).name))
+                  for spec in self.optimizers}  # fmt: skip
+        unknown = sorted(set(self.baselines) - set(spaces))
+        if unknown:
+            raise ValueError(f"baselines name optimizers not tuned here: {', '.join(unknown)}")
+        for name, spec in self.baselines.items():
+            spaces[name].values_of(spec)
         return self
 
     @classmethod
@@ -128,12 +173,20 @@ class _Plan:
 
     config: TuneConfig
     surfaces: tuple[str, ...]
-    problems: tuple[Problem, ...]
+    problems: tuple[Problem | NetProblem, ...]
     references: tuple[str, ...]
     spaces: tuple[SearchSpace, ...]
 
     @classmethod
     def of(cls, config: TuneConfig) -> _Plan:
+        spaces = tuple(
+            search_space(spec, config.space.get(parse_spec(spec).name)) for spec in config.optimizers
+        )
+        if config.net is not None:
+            problem = NetProblem(config.net, config.steps, config.seed, config.objective, config.tolerance,
+                                 config.seeds + config.heldout)  # fmt: skip
+            metric = config.net.metric.replace("_", " ")
+            return cls(config, (config.target,), (problem,), (f"0 (the {metric} is the gap)",), spaces)
         surfaces = suite_surfaces(config.target)
         options = EngineOptions(
             steps=config.steps, grad_noise=config.grad_noise, seed=config.seed, dtype=config.dtype
@@ -149,10 +202,13 @@ class _Plan:
             )
             problems.append(Problem(name, minimum, starts, options, config.objective, config.tolerance))
             references.append(reference)
-        spaces = tuple(
-            search_space(spec, config.space.get(parse_spec(spec).name)) for spec in config.optimizers
-        )
         return cls(config, surfaces, tuple(problems), tuple(references), spaces)
+
+    def baseline(self, optimizer: int) -> dict[str, float]:
+        """The 'default' candidate of an optimizer: its baseline spec, or the entry's defaults."""
+        space = self.spaces[optimizer]
+        given = self.config.baselines.get(space.optimizer)
+        return space.values_of(given) if given else space.default_values()
 
     @property
     def tuning_ids(self) -> tuple[int, ...]:
@@ -220,9 +276,8 @@ def _history(
 def _winner(rounds: _Rounds, plan: _Plan, pair: tuple[int, int]) -> tuple[int, dict[str, float]]:
     """The best candidate over the tuning seeds: ``(trial, values)``, trial -1 for the default
     (listed first, so it wins a tie)."""
-    space = plan.spaces[pair[1]]
     default = rounds.results[_unit_id(*pair, "default")]["objective"].mean()
-    candidates = [(-1, space.default_values(), float(default))]
+    candidates = [(-1, plan.baseline(pair[1]), float(default))]
     for trial, (values, objective) in enumerate(_history(rounds, plan, pair, len(plan.batches))):
         candidates.append((trial, values, objective))
     best = min(candidates, key=lambda candidate: candidate[2] if np.isfinite(candidate[2]) else np.inf)
@@ -246,10 +301,9 @@ def compute_tune(config: TuneConfig, run_dir: RunDir, ctx: RunContext) -> Mappin
     began = time.perf_counter()
     defaults = {
         _unit_id(*pair, "default"): ConfigsTask(
-            plan.problems[pair[0]], space, (space.default_values(),), plan.tuning_ids
+            plan.problems[pair[0]], plan.spaces[pair[1]], (plan.baseline(pair[1]),), plan.tuning_ids
         )
         for pair in pairs
-        for space in [plan.spaces[pair[1]]]
     }
     rounds.run(defaults)
     for number, trials in enumerate(plan.batches):
@@ -270,7 +324,7 @@ def compute_tune(config: TuneConfig, run_dir: RunDir, ctx: RunContext) -> Mappin
     for pair, (_, values) in winners.items():
         problem, space = plan.problems[pair[0]], plan.spaces[pair[1]]
         final[_unit_id(*pair, "heldout")] = ConfigsTask(
-            problem, space, (values, space.default_values()), plan.heldout_ids, keep_paths=config.keep_paths
+            problem, space, (values, plan.baseline(pair[1])), plan.heldout_ids, keep_paths=config.keep_paths
         )
         sweep = _sweep(space, values, config.sensitivity)
         if sweep:

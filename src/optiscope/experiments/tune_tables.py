@@ -189,6 +189,8 @@ def _path_rows(
     for p, surface in enumerate(tables.surfaces):
         for o, space in enumerate(tables.spaces):
             held = results[unit_id(p, o, "heldout")]
+            if "points" not in held:  # a net problem has no path in the plane
+                continue
             for version, config in (("tuned", 0), ("default", 1)):
                 for k in range(held["points"].shape[1]):
                     points, losses = held["points"][config, k], held["losses"][config, k]
@@ -246,22 +248,37 @@ def _evaluation_rows(
     return rows
 
 
-def _findings(tables: TuneTables, best: pd.DataFrame, rowwise: bool) -> str:
-    config = tables.config
-    lines = [
+def _budget_sentence(config: Any, rowwise: bool) -> str:
+    """How the runs were made and scored, in the study's own terms (surface or net)."""
+    default = "baseline spec (`baselines`)" if config.baselines else "default spec"
+    engine = (
+        "Every batch ran as one engine call." if rowwise else "Some optimizers ran one trial per engine call."
+    )
+    if config.net is not None:
+        net, metric = config.net, config.net.metric.replace("_", " ")
+        return (
+            f"Equal budgets: every optimizer had {config.trials} trials (TPE, batches of {config.batch}), "
+            f"each a training run of {net.model} on {net.dataset} (batch size "
+            f"{net.batch_size or 'full'}) for {config.steps} optimizer steps without early stopping, "
+            f"from the same {config.seeds} seeds (initialisation and batch order; one data split); "
+            f"its {default} ran from the same seeds as a candidate outside the budget. Objective: "
+            f"`{config.objective}` of the {metric} (lower is better); success: a {metric} of at most "
+            f"{config.tolerance:g}. Winners and defaults were re-run on {config.heldout} held-out seeds; "
+            "intervals are 95% (bootstrap for the mean, Wilson for the success rate)."
+        )
+    return (
         f"Equal budgets: every optimizer had {config.trials} trials (TPE, batches of {config.batch}), "
-        f"each run from the same {config.seeds} seeds for {config.steps} steps; its default spec ran "
+        f"each run from the same {config.seeds} seeds for {config.steps} steps; its {default} ran "
         f"from the same seeds as a candidate outside the budget. Objective: `{config.objective}` "
         f"(lower is better); success: a gap to the minimum of at most {config.tolerance:g}. Winners "
         f"and defaults were re-run on {config.heldout} held-out seeds; intervals are 95% (bootstrap "
-        f"for the mean, Wilson for the success rate). "
-        + (
-            "Every batch ran as one engine call."
-            if rowwise
-            else "Some optimizers ran one trial per engine call."
-        ),
-        "",
-    ]
+        f"for the mean, Wilson for the success rate). {engine}"
+    )
+
+
+def _findings(tables: TuneTables, best: pd.DataFrame, rowwise: bool) -> str:
+    config = tables.config
+    lines = [_budget_sentence(config, rowwise), ""]
     for surface, reference in zip(tables.surfaces, tables.references, strict=True):
         group = best[best["surface"] == surface]
         table = group[["rank", "optimizer", "objective_mean", "ci_low", "ci_high", "success_rate",
@@ -294,7 +311,9 @@ def write_tables(
     run_dir.write_table("best", best)
     run_dir.write_table("evaluations", pd.DataFrame(_evaluation_rows(tables, results, unit_id, winners)))
     run_dir.write_table("profile", _profile(tables, results, unit_id))
-    run_dir.write_table("tuned_paths", pd.DataFrame(_path_rows(tables, results, unit_id, heldout)))
+    paths = _path_rows(tables, results, unit_id, heldout)
+    if paths:
+        run_dir.write_table("tuned_paths", pd.DataFrame(paths))
     sensitivity = _sensitivity_rows(tables, results, unit_id, heldout)
     if sensitivity:
         run_dir.write_table("sensitivity", pd.DataFrame(sensitivity))

@@ -332,6 +332,7 @@ def train(
     force: bool = False,
     progress: Callable[[int, int], None] | None = None,
     model: nn.Module | None = None,
+    data: Dataset | None = None,
 ) -> TrainRun:
     """Train ``config.model`` (or the user's own ``model``) on ``config.dataset`` with ``config.optimizer``.
 
@@ -341,14 +342,18 @@ def train(
 
     With ``out``, every epoch is stored as it finishes (metrics + checkpoint), a killed run
     resumes from its last finished epoch, and a finished one is a cache hit. ``progress`` is
-    called as ``progress(epochs done, epochs planned)`` after each epoch.
+    called as ``progress(epochs done, epochs planned)`` after each epoch. ``data``, already
+    loaded, replaces loading ``config.dataset`` (tuning trials share one split across seeds); it
+    is allowed only without ``out``, whose cache key names the data by ``config`` alone.
     """
+    if data is not None and out:
+        raise SpecError("train: pass data= only for a run kept in memory (without out=)")
     spec = config.model_dump(mode="json")
     if model is not None:
         spec["model"] = f"user:{type(model).__qualname__}"
         spec["user_layout"] = [[name, list(p.shape)] for name, p in model.named_parameters()]
     if not out:
-        return train_in_run(config, None, progress=progress, model=model)
+        return train_in_run(config, None, progress=progress, model=model, data=data)
     run_dir = RunDir.open(out, kind="train", spec=spec, force=force)
     with run_dir:
         run = train_in_run(config, run_dir, progress=progress, model=model)
@@ -363,6 +368,7 @@ def train_in_run(
     *,
     progress: Callable[[int, int], None] | None = None,
     model: nn.Module | None = None,
+    data: Dataset | None = None,
 ) -> TrainRun:
     """Train into an open run directory (resuming its finished epochs); the caller completes it.
 
@@ -370,10 +376,11 @@ def train_in_run(
     when tracked, the weight path (``path.npz``) and the final state (``checkpoints/final.pt``);
     the epoch units are only the resume cache.
     """
-    data = load_dataset(
-        config.dataset, data_dir=config.data_dir, download=config.download, seed=config.seed,
-        limit=config.limit,
-    )  # fmt: skip
+    if data is None:
+        data = load_dataset(
+            config.dataset, data_dir=config.data_dir, download=config.download, seed=config.seed,
+            limit=config.limit,
+        )  # fmt: skip
     data = data.to(_check_device(config.device))
     session = _Session(config, data, model)
     if run_dir is not None and run_dir.status == "complete" and (run_dir.path / FINAL_CHECKPOINT).is_file():

@@ -142,6 +142,31 @@ class SearchSpace:
         """Each dimension at the entry's default (the default spec, as a point of the space)."""
         return {dimension.key: dimension.default for dimension in self.dimensions}
 
+    def values_of(self, spec: str) -> dict[str, float]:
+        """A given spec of this optimizer as a point of the space (a baseline, e.g. a seed's
+        setting): each dimension at the spec's value (the entry's default where it names none).
+
+        Raises:
+            SpecError: the spec names another optimizer, or sets a fixed hyperparameter otherwise.
+        """
+        parsed = parse_spec(spec)
+        if parsed.name != self.optimizer:
+            raise SpecError(f"baseline {spec!r} is not a spec of {self.optimizer}")
+        for name, value in self.fixed.items():
+            if name in parsed.hparams and parsed.hparams[name] != value:
+                raise SpecError(f"baseline {spec!r} sets {name}, which this study fixes at {value!r}")
+        values = self.default_values()
+        for key in values:
+            name, _, item = key.partition(".")
+            if name in parsed.hparams:
+                given = parsed.hparams[name]
+                values[key] = float(given[int(item)] if item else given)
+        unknown = sorted(set(parsed.hparams) - {key.partition(".")[0] for key in values} - set(self.fixed))
+        if unknown:
+            raise SpecError(f"baseline {spec!r} sets {', '.join(unknown)}, which this study neither "
+                            "searches nor fixes")  # fmt: skip
+        return values
+
     def spec_text(self, values: Mapping[str, float]) -> str:
         """The optimizer spec of sampled ``values``, e.g. ``adam:lr=0.012,betas=(0.9,0.99)``."""
         return parse_spec(OptimizerSpec(self.optimizer, self.hparams(values))).to_string()

@@ -24,6 +24,7 @@ import numpy as np
 from optiscope.paths import EngineOptions
 from optiscope.surfaces import get as get_surface
 from optiscope.tuning.evaluate import Scored, run_configs
+from optiscope.tuning.nets import NetProblem
 from optiscope.tuning.objectives import Objective
 from optiscope.tuning.sampler import ask_batch
 from optiscope.tuning.space import SearchSpace
@@ -74,7 +75,7 @@ class ConfigsTask:
     """Run ``configs`` of ``space.optimizer`` from ``seed_ids``; keep the full paths of the first
     ``keep_paths`` seeds."""
 
-    problem: Problem
+    problem: Problem | NetProblem
     space: SearchSpace
     configs: tuple[dict[str, float], ...]
     seed_ids: tuple[int, ...]
@@ -90,7 +91,7 @@ class BatchTask:
         seed: the batch's TPE seed.
     """
 
-    problem: Problem
+    problem: Problem | NetProblem
     space: SearchSpace
     history: tuple[tuple[dict[str, float], float], ...]
     count: int
@@ -117,6 +118,8 @@ def _run_configs(task: ConfigsTask) -> Arrays:
     hparams = [task.space.hparams(values) for values in task.configs]
     scored = task.problem.run(task.space.optimizer, hparams, task.seed_ids)
     arrays = _outcomes(scored, len(hparams), time.perf_counter() - began)
+    if "points" not in scored.block:  # a net problem: no path in the plane to keep
+        return arrays
     keep = min(task.keep_paths, len(task.seed_ids))
     seeds = len(task.seed_ids)
     rows = (np.arange(len(hparams))[:, None] * seeds + np.arange(keep)[None, :]).reshape(-1)

@@ -40,8 +40,11 @@ def _log_if_positive(axes: object, values: np.ndarray, axis: str) -> None:
         getattr(axes, f"set_{axis}scale")("log")
 
 
-def leaderboard_figure(best: pd.DataFrame, optimizers: list[str], *, title: str, objective: str) -> Figure:
-    """Ranked tuned vs default objectives on the held-out seeds, one row per optimizer."""
+def leaderboard_figure(
+    best: pd.DataFrame, optimizers: list[str], *, title: str, objective: str, default: str = "default"
+) -> Figure:
+    """Ranked tuned vs default objectives on the held-out seeds, one row per optimizer; ``default``
+    names the other candidate (``baseline`` where the study gave its own specs)."""
     ranked = best.sort_values("rank")
     colours = _colours(optimizers)
     figure = Figure(figsize=(7.5, 1.2 + 0.55 * len(ranked)), layout="constrained")
@@ -64,14 +67,14 @@ def leaderboard_figure(best: pd.DataFrame, optimizers: list[str], *, title: str,
             color=colour,
             capsize=3,
         )
-        axes.annotate(f"success {item.success_rate:.0%} (default {item.default_success_rate:.0%})",
+        axes.annotate(f"success {item.success_rate:.0%} ({default} {item.default_success_rate:.0%})",
                       (1.01, row), xycoords=("axes fraction", "data"), va="center", fontsize=8)  # fmt: skip
     values = ranked[["ci_low", "ci_high", "default_ci_low", "default_ci_high"]].to_numpy(dtype=float)
     _log_if_positive(axes, values.reshape(-1), "x")
     axes.set_yticks(rows, [f"{item.rank}. {item.optimizer}" for item in ranked.itertuples()])
     axes.set_ylim(-0.7, len(ranked) - 0.3)
     axes.set_xlabel(f"{objective} objective on held-out seeds (lower is better; 95% bootstrap CI)")
-    axes.set_title(f"{title}: tuned (filled) vs default (hollow)")
+    axes.set_title(f"{title}: tuned (filled) vs {default} (hollow)")
     return figure
 
 

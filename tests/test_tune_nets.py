@@ -1,0 +1,151 @@
+"""Tuning on a real network: a trial is a training run, scored by its test metric after the budget.
+
+The references are the trainer itself, run by hand on the same split with the seed the module
+documents (``1000 * study seed + seed id``), and curves written out in the tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+import optiscope
+from optiscope.cli import app
+from optiscope.errors import SpecError
+from optiscope.experiments.tune_study import TuneConfig
+from optiscope.nets.data import load_dataset
+from optiscope.nets.trainer import TrainConfig, train
+from optiscope.paths import RUN_STATUSES
+from optiscope.tuning import search_space
+from optiscope.tuning.nets import NetProblem, NetTarget, _carried
+
+pytest.importorskip("optuna", reason="tuning needs optuna: pip install 'optiscope[tune]'")
+
+NET: dict[str, Any] = {
+    "model": "mlp",
+    "dataset": "digits",
+    "limit": 200,
+    "batch_size": 32,
+    "metric": "test_error",
+}
+SMALL: dict[str, Any] = {"trials": 2, "seeds": 2, "heldout": 10, "steps": 12, "batch": 2, "sensitivity": 0}
+runner = CliRunner()
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+def _by_hand(spec: str, seed: int, steps: int, metric: str = "test_error") -> tuple[list[float], list[int]]:
+    """The trainer run directly: the metric after every epoch and the steps taken by then."""
+    data = load_dataset("digits", limit=200, seed=0)
+    fields = {"epochs": 10, "max_steps": steps, "patience": None, "seed": seed, "record": False}
+    config = TrainConfig.build(
+        model="mlp", dataset="digits", limit=200, optimizer=spec, batch_size=32, **fields
+    )
+    metrics = train(config, data=data).metrics
+    values = metrics["test_loss"] if metric == "test_loss" else 1.0 - metrics["test_accuracy"]
+    return values.tolist(), metrics["steps"].astype(int).tolist()
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    out = tmp_path_factory.mktemp("tune-net") / "T"
+    baselines = {"adam": "adam:lr=0.0005"}
+    return optiscope.tune("ignored", ["sgd", "adam"], out=out, net=NET, baselines=baselines, **SMALL)
+
+
+def test_a_held_out_run_scores_what_the_trainer_gives_by_hand(study: Any) -> None:
+    runs = study.run_dir.read_table("evaluations")
+    baseline = runs[(runs["phase"] == "heldout_default") & (runs["optimizer"] == "adam")]
+    for row in baseline.itertuples():
+        errors, _ = _by_hand("adam:lr=0.0005", 1000 * 0 + row.seed, 12)
+        assert row.objective == pytest.approx(errors[-1], abs=1e-12), row.seed
+        assert row.status == "max_steps" and row.steps == 12
+    assert np.isnan(baseline["start_x"]).all()  # a net has no start point, and the table says so
+
+
+def test_every_optimizer_has_the_same_budget_and_the_winner_is_no_worse(study: Any) -> None:
+    trials, best = study.trials, study.best
+    assert trials.groupby("optimizer").size().to_dict() == {"adam": 2, "sgd": 2}
+    assert set(trials["surface"]) == {"net:mlp/digits/b32"}
+    assert (trials["steps"] == 2 * 12).all()  # two tuning seeds of 12 steps each
+    assert (best["tuning_objective"] <= best["default_tuning_objective"]).all()
+    adam = best.set_index("optimizer").loc["adam"]
+    if adam["trial"] == -1:
+        assert adam["spec"].startswith("adam:lr=0.0005")
+    files = {path.name for path in (study.run_dir.path / "figures").iterdir()}
+    assert {"leaderboard.png", "profile.png"} <= files and "paths.png" not in files
+    findings = (study.run_dir.path / "findings.md").read_text()
+    assert "training run of mlp on digits (batch size 32) for 12 optimizer steps" in findings
+    assert "baseline spec" in findings
+
+
+def test_the_target_objective_counts_optimizer_steps() -> None:
+    target = NetTarget.build(**NET)
+    problem = NetProblem(target, steps=14, seed=0, objective="target", tolerance=0.85, seeds=1)
+    scored = problem.run("adam", [{"lr": 0.01}], [0])
+    errors, steps = _by_hand("adam:lr=0.01", 0, 14)
+    first = next((at for error, at in zip(errors, steps, strict=True) if error <= 0.85), None)
+    if first is None:
+        assert scored.objective[0] > 14 and scored.reached[0] == -1
+    else:
+        assert scored.objective[0] == first and scored.reached[0] == first
+
+
+def test_a_diverged_curve_counts_as_its_start_from_the_evaluation_it_failed_at() -> None:
+    diverged, done = RUN_STATUSES.index("diverged"), RUN_STATUSES.index("max_steps")
+    curves = np.array([
+        [2.0, 1.0, 0.5, np.nan],     # finished after two evaluations: the last value carries on
+        [2.0, 1.0, 9e9, np.nan],     # diverged at the second evaluation: the start from there
+        [2.0, np.nan, np.nan, np.nan],  # non-finite at the first evaluation
+    ])  # fmt: skip
+    expected = np.array([[2.0, 1.0, 0.5, 0.5], [2.0, 1.0, 2.0, 2.0], [2.0, 2.0, 2.0, 2.0]])
+    np.testing.assert_array_equal(_carried(curves, np.array([done, diverged, diverged])), expected)
+
+
+def test_a_baseline_is_a_point_of_the_space_or_refused() -> None:
+    space = search_space("adam")
+    values = space.values_of("adam:lr=0.0005,betas=(0.8,0.99)")
+    assert values["lr"] == 0.0005 and values["betas.0"] == 0.8 and values["betas.1"] == 0.99
+    assert values["eps"] == space.default_values()["eps"]
+    with pytest.raises(SpecError, match="not a spec of adam"):
+        space.values_of("sgd:lr=0.1")
+    with pytest.raises(SpecError, match="fixes"):
+        search_space("adam:amsgrad=True").values_of("adam:amsgrad=False")
+    with pytest.raises(SpecError, match="baselines name optimizers not tuned"):
+        TuneConfig.build(target="booth", optimizers=("adam",), baselines={"sgd": "sgd:lr=0.1"})
+
+
+def test_surface_studies_keep_their_cache_keys() -> None:
+    fields = TuneConfig.build(target="booth", optimizers=("adam",)).model_dump(mode="json")
+    assert "net" not in fields and "baselines" not in fields
+
+
+def test_cli_tunes_a_training_yaml_and_reports_bad_fields_with_their_line(tmp_path: Path) -> None:
+    config = tmp_path / "net.yaml"
+    config.write_text("model: mlp\ndataset: digits\nlimit: 200\nbatch_size: 32\noptimizer: sgd\n")
+    out = tmp_path / "T"
+    result = runner.invoke(app, [
+        "tune", str(config), "--opt", "sgd", "--trials", "2", "--seeds", "2", "--steps", "8", "--batch", "2",
+        "--sensitivity", "0", "--metric", "test_error", "--baseline", "sgd:lr=0.05", "--out", str(out),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "net:mlp/digits/b32" in result.output and "baseline" in result.output
+    trials = pd.read_parquet(out / "trials.parquet")
+    assert sorted(trials["trial"]) == [0, 1] and (trials["steps"] == 2 * 8).all()
+
+    config.write_text("model: mlp\nbatch_size: -3\n")
+    result = runner.invoke(
+        app, ["tune", str(config), "--opt", "sgd", "--trials", "2", "--out", str(tmp_path / "U")]
+    )
+    assert (
+        result.exit_code == 2
+        and f"{config}:2:" in result.output
+        and len(result.output.strip().splitlines()) == 1
+    )
+    result = runner.invoke(app, ["tune", str(tmp_path / "missing.yaml"), "--opt", "sgd", "--trials", "2",
+                                 "--out", str(tmp_path / "V")])  # fmt: skip
+    assert result.exit_code == 2 and "no training YAML" in result.output
