@@ -202,3 +202,29 @@ def test_without_ray_installed_the_executor_names_the_install(monkeypatch: pytes
     monkeypatch.setitem(sys.modules, "ray", None)  # ``import ray`` now raises ImportError
     with pytest.raises(SpecError, match=r"pip install 'optiscope\[ray\]'"):
         make_executor("ray")
+
+
+def test_a_study_yaml_sends_its_sweep_cells_and_tuning_batches_to_ray(tmp_path: Path) -> None:
+    study = {
+        "name": "units",
+        "title": "Sweep cells and tuning batches as units",
+        "steps": [
+            {"kind": "sweep", "name": "grid", "base": SWEEP["base"], "grid": {"lr": [0.05, 0.2]}},
+            {"kind": "tune", "name": "tuned", "target": "booth", "optimizers": ["sgd", "adam"], "trials": 4,
+             "seeds": 2, "steps": 30, "batch": 2, "sensitivity": 0},
+        ],
+    }  # fmt: skip
+    config = tmp_path / "study.yaml"
+    config.write_text(json.dumps(study))
+    folders = {}
+    for executor in ("local", "ray"):
+        out = tmp_path / executor
+        result = runner.invoke(app, ["run", str(config), "--out", str(out), "--executor", executor])
+        assert result.exit_code == 0, result.stderr
+        folders[executor] = {path.name.split("-", 1)[1]: path for path in out.iterdir() if path.is_dir()}
+    local, remote = folders["local"], folders["ray"]
+    results = [pd.read_parquet(f[key] / "results.parquet") for f in (local, remote) for key in ["grid"]]
+    np.testing.assert_array_equal(_numbers(results[0]), _numbers(results[1]))
+    best = [pd.read_parquet(f["tuned"] / "best.parquet") for f in (local, remote)]
+    assert list(best[0]["params"]) == list(best[1]["params"])
+    np.testing.assert_array_equal(best[0]["objective_mean"], best[1]["objective_mean"])

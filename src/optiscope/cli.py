@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import typer
 
 from optiscope.cli_app import (
+    Executor,
+    RayAddress,
     app,
     build_from_yaml,
     handles_errors,
@@ -65,13 +67,6 @@ DATA_OPTION_HELP = (
     "a .pt/.safetensors/.npz file holding x and y. A recording's train is the data it stored."
 )
 DataSelections = Annotated[list[str], typer.Option(help=f"{DATA_OPTION_HELP} Repeat for panels.")]
-Executor = Annotated[
-    str | None,
-    typer.Option(help="local (this process, default) or ray (a local Ray, or --ray-address)."),
-]
-RayAddress = Annotated[
-    str | None, typer.Option("--ray-address", help="A running Ray cluster to send the work units to.")
-]
 
 
 def _one(values: list[str], option: str) -> str:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 import yaml
@@ -34,6 +34,8 @@ app.add_typer(optimizers_app, name="optimizers")
 app.add_typer(surfaces_app, name="surfaces")
 
 __all__ = [
+    "Executor",
+    "RayAddress",
     "app",
     "handles_errors",
     "optimizers_app",
@@ -46,6 +48,15 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
+
+# Where a command's work units run (sweep cells, landscape chunks, tuning batches).
+Executor = Annotated[
+    str | None,
+    typer.Option(help="local (this process, default) or ray (a local Ray, or --ray-address)."),
+]
+RayAddress = Annotated[
+    str | None, typer.Option("--ray-address", help="A running Ray cluster to send the work units to.")
+]
 
 
 def _fail(message: str, code: int) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from optiscope.cli_app import app, handles_errors, progress_bar
+from optiscope.cli_app import Executor, RayAddress, app, handles_errors, progress_bar
 
 __all__ = ["presets_app", "run_preset"]
 
@@ -28,14 +28,19 @@ def run_preset(
     dataset: str | None = None,
     data_dir: str | None = None,
     force: bool = False,
+    executor: str | None = None,
+    ray_address: str | None = None,
 ) -> None:
-    """Run a study (a YAML path or ``preset:NAME``) and print what each step did."""
+    """Run a study (a YAML path or ``preset:NAME``) and print what each step did; its work units
+    (sweep cells, landscape chunks, tuning batches) run on ``executor``."""
     from optiscope.experiments.experiment_spec import resolve
     from optiscope.experiments.experiment_study import run_experiment
     from optiscope.experiments.presets import load_source
+    from optiscope.tuning import executor_scope, make_executor
 
     study = resolve(load_source(experiment), quick=quick, dataset=dataset, data_dir=data_dir)
-    with progress_bar(f"{study.name} (steps)") as progress:
+    runner = make_executor(executor, ray_address)
+    with executor_scope(runner), progress_bar(f"{study.name} (steps)") as progress:
         update = None if progress is None else (lambda done, total, _: progress(done, total))
         result = run_experiment(study, out, force=force, progress=update)
     for name, folder in result.folders.items():
@@ -58,9 +63,13 @@ def run_command(
         str | None, typer.Option("--data-dir", help="Folder with the MNIST IDX or CIFAR-10 files.")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Recompute every step.")] = False,
+    executor: Executor = None,
+    ray_address: RayAddress = None,
 ) -> None:
-    """Run a study: each step cached by its spec and resumable; one report at the end."""
-    run_preset(experiment, out, quick=quick, dataset=dataset, data_dir=data_dir, force=force)
+    """Run a study: each step cached by its spec and resumable; one report at the end. With
+    --executor ray, sweep cells, landscape chunks and tuning batches run as Ray tasks."""
+    run_preset(experiment, out, quick=quick, dataset=dataset, data_dir=data_dir, force=force,
+               executor=executor, ray_address=ray_address)  # fmt: skip
 
 
 @presets_app.command("list")
