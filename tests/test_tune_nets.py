@@ -70,7 +70,7 @@ def test_a_held_out_run_scores_what_the_trainer_gives_by_hand(study: Any) -> Non
 def test_every_optimizer_has_the_same_budget_and_the_winner_is_no_worse(study: Any) -> None:
     trials, best = study.trials, study.best
     assert trials.groupby("optimizer").size().to_dict() == {"adam": 2, "sgd": 2}
-    assert set(trials["surface"]) == {"net:mlp/digits/b32"}
+    assert set(trials["surface"]) == {"net:mlp/digits/b32/test_error"}
     assert (trials["steps"] == 2 * 12).all()  # two tuning seeds of 12 steps each
     assert (best["tuning_objective"] <= best["default_tuning_objective"]).all()
     adam = best.set_index("optimizer").loc["adam"]
@@ -149,3 +149,25 @@ def test_cli_tunes_a_training_yaml_and_reports_bad_fields_with_their_line(tmp_pa
     result = runner.invoke(app, ["tune", str(tmp_path / "missing.yaml"), "--opt", "sgd", "--trials", "2",
                                  "--out", str(tmp_path / "V")])  # fmt: skip
     assert result.exit_code == 2 and "no training YAML" in result.output
+
+
+def test_a_suite_mixing_surfaces_and_nets_profiles_every_problem(tmp_path: Path) -> None:
+    small = {"trials": 2, "seeds": 2, "steps": 10, "batch": 2, "sensitivity": 0, "tolerance": 0.05}
+    result = optiscope.tune("booth+net:mlp/digits/b64", ["sgd", "adam"], out=tmp_path / "T", **small)
+    assert set(result.best["surface"]) == {"booth", "net:mlp/digits/b64"}
+    runs = result.run_dir.read_table("evaluations")
+    held = runs[runs["phase"] == "heldout"]
+    # The profile is over (problem, held-out seed): 2 problems x 10 seeds, each optimizer's fraction
+    # at tau = 1 is the share of problems where its held-out objective is the best (or ties it,
+    # floored at the tolerance), as written out here.
+    costs = held.pivot_table(index=["surface", "seed"], columns="optimizer", values="objective")
+    floored = np.maximum(costs.to_numpy(), 0.05)
+    best_here = floored <= floored.min(axis=1, keepdims=True)
+    profile = result.run_dir.read_table("profile")
+    at_one = profile[profile["tau"] == 1.0].set_index("optimizer")["fraction"]
+    for column, name in enumerate(costs.columns):
+        assert at_one[name] == pytest.approx(best_here[:, column].mean()), name
+    files = {path.name for path in (result.run_dir.path / "figures").iterdir()}
+    assert "paths-booth.png" in files and not any(name.startswith("paths-net") for name in files)
+    findings = (result.run_dir.path / "findings.md").read_text()
+    assert "On the net problems (net:mlp/digits/b64)" in findings

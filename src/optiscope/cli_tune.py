@@ -19,8 +19,9 @@ def tune_command(
         str,
         typer.Argument(
             help="A surface spec ('rosenbrock', 'f4:noise=smooth'), a suite ('suite:classics'), or a "
-            "training YAML (optiscope train's fields: the model, data set and batch size are the problem; "
-            "a trial trains the net for --steps steps)."
+            "net problem ('net:mlp/digits/b64'), problems joined by '+', or a training YAML (optiscope "
+            "train's fields: the model, data set and batch size are the problem; a trial trains the net "
+            "for --steps steps)."
         ),
     ],
     opt: Annotated[
@@ -84,7 +85,8 @@ def tune_command(
     from optiscope.experiments.tune_render import leaderboard_text
     from optiscope.experiments.tune_study import tune
     from optiscope.optimizers import parse_spec
-    from optiscope.tuning import parse_override
+    from optiscope.tuning import parse_override, suite_surfaces
+    from optiscope.tuning.nets import NET_PREFIX
 
     overrides: dict[str, dict[str, object]] = {}
     for text in space or []:
@@ -94,7 +96,7 @@ def tune_command(
     for text in baseline or []:
         baselines[parse_spec(text).name] = text
     problem = _problem(target, metric)
-    net = problem.get("net") is not None
+    net = all(name.startswith(NET_PREFIX) for name in suite_surfaces(str(problem["target"])))
     tolerance = tolerance if tolerance is not None else (0.1 if net else 1e-3)
     sensitivity = sensitivity if sensitivity is not None else (7 if net else 25)
     with progress_bar("tune (units)") as progress:

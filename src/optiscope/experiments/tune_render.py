@@ -13,6 +13,7 @@ from optiscope.optimizers import parse_spec
 from optiscope.store import RunDir
 from optiscope.surfaces import get as get_surface
 from optiscope.tuning import suite_surfaces
+from optiscope.tuning.nets import NET_PREFIX
 from optiscope.viz.tune_figures import (
     leaderboard_figure,
     profile_figure,
@@ -33,11 +34,11 @@ def _name(base: str, surface: str, several: bool) -> str:
 def render_tune(run_dir: RunDir, style: Style) -> None:
     """Draw a stored tuning study with ``style`` (the tune kind's ``render``)."""
     spec = run_dir.spec
-    net = spec.get("net") is not None  # a net problem: no surface, no start points
-    surfaces = [spec["target"]] if net else suite_surfaces(spec["target"])
+    surfaces = [spec["target"]] if spec.get("net") is not None else suite_surfaces(spec["target"])
     optimizers = [parse_spec(text).name for text in spec["optimizers"]]
     best, trials = run_dir.read_table("best"), run_dir.read_table("trials")
-    paths = None if net else run_dir.read_table("tuned_paths")
+    # Net problems have no surface and no start points: no paths, no success map over starts.
+    paths = run_dir.read_table("tuned_paths") if (run_dir.path / "tuned_paths.parquet").is_file() else None
     sensitivity = (
         run_dir.read_table("sensitivity") if (run_dir.path / "sensitivity.parquet").is_file() else None
     )
@@ -47,7 +48,8 @@ def render_tune(run_dir: RunDir, style: Style) -> None:
         figure = leaderboard_figure(best[at], optimizers, title=surface_name, objective=spec["objective"],
                                     default="baseline" if spec.get("baselines") else "default")  # fmt: skip
         run_dir.save_figure(figure, _name("leaderboard", surface_name, several), **options)
-        if paths is not None:
+        net = surface_name.startswith(NET_PREFIX)
+        if not net and paths is not None:
             surface = get_surface(surface_name)
             xs, ys, zs = (array.numpy() for array in surface.grid(style.grid_resolution))
             figure = tuned_paths_figure(xs, ys, zs, paths[paths["surface"] == surface_name], optimizers,
@@ -58,7 +60,7 @@ def render_tune(run_dir: RunDir, style: Style) -> None:
             figure = sensitivity_figure(here, trials[trials["surface"] == surface_name], best[at], optimizers,
                                         title=surface_name)  # fmt: skip
             run_dir.save_figure(figure, _name("sensitivity", surface_name, several), **options)
-            if not net:  # start points x learning rate: a net has no start points
+            if not net:
                 figure = success_map_figure(here, optimizers, title=surface_name)
                 run_dir.save_figure(figure, _name("success_map", surface_name, several), **options)
     problems = len(surfaces) * int(spec["heldout"])

@@ -137,10 +137,8 @@ class TuneConfig(BaseModel):
     @field_validator("target")
     @classmethod
     def _known_target(cls, target: str) -> str:
-        if target.startswith(NET_PREFIX):
-            return target  # checked against `net` below
-        for surface in suite_surfaces(target):
-            get_surface(surface)
+        for name in suite_surfaces(target):
+            NetTarget.parse(name) if name.startswith(NET_PREFIX) else get_surface(name)
         return target
 
     @model_validator(mode="after")
@@ -149,9 +147,6 @@ class TuneConfig(BaseModel):
         unknown = sorted(set(self.space) - names)
         if unknown:
             raise ValueError(f"space names optimizers not tuned here: {', '.join(unknown)}")
-        if self.target.startswith(NET_PREFIX) and (self.net is None or self.net.name != self.target):
-            raise ValueError(f"target {self.target!r} is a net problem: give it as `net` (the model, "
-                             "data set and batch size)")  # fmt: skip
         spaces = {parse_spec(spec).name: search_space(spec, self.space.get(parse_spec(spec).name))
                   for spec in self.optimizers}  # fmt: skip
         unknown = sorted(set(self.baselines) - set(spaces))
@@ -182,17 +177,19 @@ class _Plan:
         spaces = tuple(
             search_space(spec, config.space.get(parse_spec(spec).name)) for spec in config.optimizers
         )
-        if config.net is not None:
-            problem = NetProblem(config.net, config.steps, config.seed, config.objective, config.tolerance,
-                                 config.seeds + config.heldout)  # fmt: skip
-            metric = config.net.metric.replace("_", " ")
-            return cls(config, (config.target,), (problem,), (f"0 (the {metric} is the gap)",), spaces)
-        surfaces = suite_surfaces(config.target)
+        surfaces = (config.target,) if config.net is not None else suite_surfaces(config.target)
         options = EngineOptions(
             steps=config.steps, grad_noise=config.grad_noise, seed=config.seed, dtype=config.dtype
         )
-        problems, references = [], []
+        problems: list[Problem | NetProblem] = []
+        references = []
         for name in surfaces:
+            if name.startswith(NET_PREFIX):
+                net = config.net if config.net is not None else NetTarget.parse(name)
+                problems.append(NetProblem(net, config.steps, config.seed, config.objective, config.tolerance,
+                                           config.seeds + config.heldout))  # fmt: skip
+                references.append(f"0 (the {net.metric.replace('_', ' ')} is the gap)")
+                continue
             surface = get_surface(name)
             minimum, reference = tolerance_reference(surface)
             if minimum is None:

@@ -36,6 +36,7 @@ from optiscope.tuning import (
     tie_groups,
     wilson_interval,
 )
+from optiscope.tuning.nets import NetProblem
 from optiscope.viz.markdown import markdown_table
 
 __all__ = ["TuneTables", "write_tables"]
@@ -52,7 +53,7 @@ class TuneTables:
 
     config: Any
     surfaces: tuple[str, ...]
-    problems: tuple[Problem, ...]
+    problems: tuple[Problem | NetProblem, ...]
     references: tuple[str, ...]
     spaces: tuple[SearchSpace, ...]
     batches: list[range]
@@ -248,14 +249,22 @@ def _evaluation_rows(
     return rows
 
 
-def _budget_sentence(config: Any, rowwise: bool) -> str:
+def _budget_sentence(config: Any, rowwise: bool, problems: Sequence[Problem | NetProblem]) -> str:
     """How the runs were made and scored, in the study's own terms (surface or net)."""
     default = "baseline spec (`baselines`)" if config.baselines else "default spec"
     engine = (
         "Every batch ran as one engine call." if rowwise else "Some optimizers ran one trial per engine call."
     )
-    if config.net is not None:
-        net, metric = config.net, config.net.metric.replace("_", " ")
+    nets = [problem.target for problem in problems if isinstance(problem, NetProblem)]
+    if nets and len(nets) < len(problems):  # a mixed suite: the surface sentence, and how nets differ
+        return (
+            _budget_sentence(config, rowwise, [p for p in problems if not isinstance(p, NetProblem)])
+            + f" On the net problems ({', '.join(net.name for net in nets)}) a run is a training run of "
+            f"{config.steps} optimizer steps without early stopping from the same seeds (initialisation and "
+            "batch order; one data split), and its gap is the test metric after each epoch."
+        )
+    if nets:
+        net, metric = nets[0], nets[0].metric.replace("_", " ")
         return (
             f"Equal budgets: every optimizer had {config.trials} trials (TPE, batches of {config.batch}), "
             f"each a training run of {net.model} on {net.dataset} (batch size "
@@ -278,7 +287,7 @@ def _budget_sentence(config: Any, rowwise: bool) -> str:
 
 def _findings(tables: TuneTables, best: pd.DataFrame, rowwise: bool) -> str:
     config = tables.config
-    lines = [_budget_sentence(config, rowwise), ""]
+    lines = [_budget_sentence(config, rowwise, tables.problems), ""]
     for surface, reference in zip(tables.surfaces, tables.references, strict=True):
         group = best[best["surface"] == surface]
         table = group[["rank", "optimizer", "objective_mean", "ci_low", "ci_high", "success_rate",

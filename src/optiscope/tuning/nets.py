@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from optiscope.nets.data import Dataset, load_dataset
-from optiscope.nets.models import build_model
+from optiscope.errors import SpecError
+from optiscope.nets.data import DATASET_NAMES, Dataset, load_dataset
+from optiscope.nets.models import MODEL_NAMES, build_model
 from optiscope.nets.trainer import TrainConfig, evaluate, train
 from optiscope.optimizers import OptimizerSpec, parse_spec
 from optiscope.paths import RUN_STATUSES
@@ -59,6 +60,20 @@ class NetTarget(BaseModel):
     metric: Metric = Field(default="test_loss", description="test_loss, or test_error (1 - accuracy)")
     device: str = "cpu"
 
+    @field_validator("model")
+    @classmethod
+    def _known_model(cls, model: str) -> str:
+        if model.strip().lower() not in MODEL_NAMES:
+            raise ValueError(f"unknown model {model!r} (known: {', '.join(MODEL_NAMES)})")
+        return model
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, dataset: str) -> str:
+        if dataset.strip().lower().partition(":")[0] not in DATASET_NAMES:
+            raise ValueError(f"unknown dataset {dataset!r} (known: {', '.join(DATASET_NAMES)})")
+        return dataset
+
     @classmethod
     def build(cls, **fields: Any) -> NetTarget:
         """Validate ``fields`` (one :class:`SpecError` line on a bad value)."""
@@ -76,8 +91,25 @@ class NetTarget(BaseModel):
 
     @property
     def name(self) -> str:
-        """``net:MODEL/DATASET/bBATCH`` (``b0``: full batch): the study's target and table label."""
-        return f"{NET_PREFIX}{self.model}/{self.dataset}/b{self.batch_size}"
+        """``net:MODEL/DATASET/bBATCH[/test_error]`` (``b0``: full batch): the problem's name in a
+        target, a suite and the tables (:meth:`parse` reads it back, less ``limit`` and the rest)."""
+        metric = "" if self.metric == "test_loss" else f"/{self.metric}"
+        return f"{NET_PREFIX}{self.model}/{self.dataset}/b{self.batch_size}{metric}"
+
+    @classmethod
+    def parse(cls, name: str) -> NetTarget:
+        """The problem ``name`` describes (see :attr:`name`).
+
+        Raises:
+            SpecError: not ``net:MODEL/DATASET/bBATCH[/METRIC]``, or a bad part.
+        """
+        parts = name[len(NET_PREFIX) :].split("/") if name.startswith(NET_PREFIX) else []
+        batch = parts[2] if len(parts) in (3, 4) else ""
+        if not (batch.startswith("b") and batch[1:].isdigit()):
+            raise SpecError(f"net problem {name!r}: expected net:MODEL/DATASET/bBATCH"
+                            "[/test_loss|test_error], e.g. net:mlp/digits/b64")  # fmt: skip
+        metric = parts[3] if len(parts) == 4 else "test_loss"
+        return cls.build(model=parts[0], dataset=parts[1], batch_size=int(batch[1:]), metric=metric)
 
 
 @functools.lru_cache(maxsize=2)
