@@ -171,3 +171,20 @@ def test_a_suite_mixing_surfaces_and_nets_profiles_every_problem(tmp_path: Path)
     assert "paths-booth.png" in files and not any(name.startswith("paths-net") for name in files)
     findings = (result.run_dir.path / "findings.md").read_text()
     assert "On the net problems (net:mlp/digits/b64)" in findings
+
+
+def test_a_sweep_below_the_winner_s_interval_is_reported_and_a_tie_is_not() -> None:
+    from optiscope.experiments.tune_tables import _sweep_beats_search
+
+    best = pd.DataFrame([
+        {"surface": "s", "optimizer": "adam", "objective_mean": 0.20, "ci_low": 0.18},
+        {"surface": "s", "optimizer": "sgd", "objective_mean": 0.50, "ci_low": 0.45},
+    ])  # fmt: skip
+    sweep = pd.DataFrame([
+        {"surface": "s", "optimizer": "adam", "lr": 0.01, "objective": value} for value in (0.09, 0.11)
+    ] + [
+        {"surface": "s", "optimizer": "sgd", "lr": 0.1, "objective": value} for value in (0.46, 0.47)
+    ])  # fmt: skip
+    (line,) = _sweep_beats_search(best, sweep)  # adam's sweep mean 0.1 < 0.18; sgd's 0.465 >= 0.45
+    assert line.startswith("- adam: the learning-rate sweep found lr 0.01 with a held-out mean of 0.1,")
+    assert _sweep_beats_search(best, None) == []

@@ -184,6 +184,6 @@ def profile_figure(profile: pd.DataFrame, optimizers: list[str], *, problems: in
         axes.step(curve["tau"], curve["fraction"], where="post", color=colour, linestyle=style, label=name)
     axes.set_xscale("log")
     axes.set(xlabel="tau (times the best on each problem)", ylabel="fraction of problems", ylim=(-0.02, 1.02))
-    axes.set_title(f"performance profile over {problems} problems (surface x held-out seed)")
+    axes.set_title(f"performance profile over {problems} problems (surface or net x held-out seed)")
     axes.legend(loc="lower right", fontsize=8)
     return figure
