@@ -135,7 +135,7 @@ def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> No
     out = demo[0] / "14-seed000-study"
     # The demo ran exactly this preset, on digits (the preset's default is the CIFAR-10 proxy).
     stdout = run_quick("seed000-visual-analysis", out, "--dataset", "digits")
-    assert stdout.count(": reused -> ") == 15, stdout
+    assert stdout.count(": reused -> ") == 17, stdout
     table1 = pd.read_parquet(out / "04-table1" / "comparison.parquet").set_index("row")
     assert list(table1["test_accuracy (seed)"]) == ["0.3833", "0.4816", "0.4765"]
     for label, step in (("GD", "01-gd"), ("SGD", "02-sgd"), ("Adam", "03-adam")):
@@ -167,6 +167,21 @@ def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> No
     # The paths drawn on PCA planes: the planes capture most of each path.
     summary = pd.read_parquet(out / "09-fig3-optimizers" / "summary.parquet")
     assert len(summary) == 3 and (summary["path_captured"] > 0.9).all(), summary
+    # The seed's limitation answered: each optimizer tuned with the same budget, the seed's own
+    # setting as its baseline on the same held-out seeds (quick: 4 trials of 30 steps).
+    best = pd.read_parquet(out / "16-tuned" / "best.parquet").set_index("optimizer")
+    assert sorted(best.index) == ["adam", "classical_momentum"]
+    trials = pd.read_parquet(out / "16-tuned" / "trials.parquet")
+    assert trials.groupby("optimizer").size().to_dict() == {"adam": 4, "classical_momentum": 4}
+    assert (trials["steps"] == 2 * 30).all()  # two tuning seeds of 30 steps each
+    assert (best["tuning_objective"] <= best["default_tuning_objective"]).all()
+    runs = pd.read_parquet(out / "16-tuned" / "evaluations.parquet")
+    baseline = runs[(runs["phase"] == "heldout_default") & (runs["optimizer"] == "adam")]
+    assert len(baseline) == 10 and best.loc["adam", "default_objective"] == pytest.approx(
+        baseline["objective"].mean()
+    )
+    gd = pd.read_parquet(out / "17-tuned-gd" / "best.parquet")
+    assert list(gd["surface"]) == ["net:mlp/digits/b0/test_error"]
 
 
 def test_seed001_quick_curvature_and_the_eq1_optimizer(tmp_path: Path) -> None:

@@ -133,6 +133,45 @@ def test_bring_your_own_model_commands_run_and_match_python(own_model, line: str
         np.testing.assert_allclose(values, ns["numbers"].eigenvalues, rtol=1e-8)
         stored_trace = pd.read_parquet(root / "runs/sgd/curvature/trace.parquet")["value"].iloc[0]
         assert stored_trace == pytest.approx(ns["numbers"].trace.value, rel=1e-8)
+    if args[:2] == ["tune", "runs/sgd"]:
+        best = pd.read_parquet(root / "runs/tuned/best.parquet")
+        assert sorted(best["optimizer"]) == ["adam", "sgd"]
+        assert set(best["surface"]) == {"net:mynets:make_model/mynets:load_data/b64"}
     if any(arg.startswith("interpolate:") for arg in args):
         with xr.open_dataset(root / "runs/sgd-to-adam/landscape.nc", engine="scipy") as stored:
             np.testing.assert_allclose(stored["loss"].to_numpy(), ns["between"].loss, rtol=1e-5)
+
+
+def _at_test_size(args: list[str]) -> list[str]:
+    """A README command with its budget shrunk (trials, seeds, steps), everything else as written."""
+    small = {"--trials": "2", "--seeds": "2", "--steps": "4"}
+    shrunk = [small.get(args[i - 1], arg) if i else arg for i, arg in enumerate(args)]
+    return [*shrunk, "--sensitivity", "0", "--batch", "2"]
+
+
+def test_tuning_on_a_network_commands_run_at_test_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from optiscope.cli import app
+
+    pytest.importorskip("optuna", reason="tuning needs optuna")
+    section = re.search(r"^### Tuning on a network\n(.*?)(?=^#)", README, re.S | re.M)
+    assert section, "README has no '### Tuning on a network' section"
+    (block,) = re.findall(r"```bash\n(.*?)```", section.group(1), re.S)
+    lines = [line for line in block.replace("\\\n", " ").splitlines() if line.strip()]
+    assert len(lines) == 2, lines
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my-training.yaml").write_text("model: mlp\ndataset: digits\nlimit: 200\nbatch_size: 32\n")
+    for number, line in enumerate(lines):
+        program, *args = shlex.split(line)
+        assert program == "optiscope" and args[0] == "tune"
+        args = [
+            f"T{number}" if previous == "--out" else arg
+            for previous, arg in zip(["", *args[:-1]], args, strict=True)
+        ]
+        result = CliRunner().invoke(app, _at_test_size(args))
+        assert result.exit_code == 0, (line, result.output)
+        best = pd.read_parquet(tmp_path / f"T{number}" / "best.parquet")
+        assert len(best) == 2, best

@@ -188,3 +188,64 @@ def test_a_sweep_below_the_winner_s_interval_is_reported_and_a_tie_is_not() -> N
     (line,) = _sweep_beats_search(best, sweep)  # adam's sweep mean 0.1 < 0.18; sgd's 0.465 >= 0.45
     assert line.startswith("- adam: the learning-rate sweep found lr 0.01 with a held-out mean of 0.1,")
     assert _sweep_beats_search(best, None) == []
+
+
+def test_a_recording_of_your_own_loop_is_tuned_on_its_model_and_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import torch
+    from torch import nn
+
+    from optiscope.nets import record
+    from optiscope.nets.data import Dataset
+
+    (tmp_path / "tunemod.py").write_text(
+        "from torch import nn\n\n\ndef make_model():\n"
+        "    return nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(80, 4, generator=generator)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.5).long()
+    torch.save({"x": x, "y": y}, tmp_path / "data.pt")
+    from tunemod import make_model
+
+    model = make_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with record(model, every=5, out="runs/mine", factory="tunemod:make_model", data="data.pt") as rec:
+        for _ in range(20):
+            optimizer.zero_grad()
+            nn.functional.cross_entropy(model(x), y).backward()
+            optimizer.step()
+            rec.step()
+
+    args = ["tune", "runs/mine", "--opt", "adam", "--trials", "2", "--seeds", "2", "--steps", "6",
+            "--batch", "2", "--sensitivity", "0", "--batch-size", "16", "--baseline", "adam:lr=0.01",
+            "--out", "T"]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "net:tunemod:make_model/data.pt/b16" in result.output
+    # One held-out run of the baseline, by hand: the split, a fresh model, the trainer.
+    order = torch.randperm(80, generator=torch.Generator().manual_seed(0))
+    train_rows, test_rows = order[:60], order[60:]
+    data = Dataset("mine", x[train_rows], y[train_rows], x[test_rows], y[test_rows], 3, (4,), ("0", "1", "2"))
+    runs = pd.read_parquet(tmp_path / "T" / "evaluations.parquet")
+    row = runs[(runs["phase"] == "heldout_default") & (runs["seed"] == 2)].iloc[0]
+    from optiscope.seeding import seed_global_streams
+
+    seed_global_streams(2)  # the run seed (1000 * 0 + seed id 2) seeds the init, as the module says
+    fields = {"epochs": 2, "max_steps": 6, "patience": None, "seed": 2, "record": False}
+    config = TrainConfig.build(optimizer="adam:lr=0.01", batch_size=16, **fields)
+    metrics = train(config, model=make_model(), data=data).metrics
+    assert row["objective"] == pytest.approx(float(metrics["test_loss"].iloc[-1]), abs=1e-12)
+
+    result = runner.invoke(app, ["tune", "runs/mine", "--opt", "adam", "--trials", "2", "--data", "nope.txt",
+                                 "--out", "U"])  # fmt: skip
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1, result.output
+    (tmp_path / "data.pt").unlink()
+    torch.save({"x": x, "y": y.float()}, tmp_path / "float.pt")
+    result = runner.invoke(app, ["tune", "runs/mine", "--opt", "adam", "--trials", "2", "--data", "float.pt",
+                                 "--out", "V"])  # fmt: skip
+    assert result.exit_code == 2 and "class indices" in result.output, result.output
+    assert not (tmp_path / "V").exists(), "refused before any folder is written"

@@ -19,9 +19,10 @@ def tune_command(
         str,
         typer.Argument(
             help="A surface spec ('rosenbrock', 'f4:noise=smooth'), a suite ('suite:classics'), or a "
-            "net problem ('net:mlp/digits/b64'), problems joined by '+', or a training YAML (optiscope "
+            "net problem ('net:mlp/digits/b64'), problems joined by '+', a training YAML (optiscope "
             "train's fields: the model, data set and batch size are the problem; a trial trains the net "
-            "for --steps steps)."
+            "for --steps steps), or a recording of your own loop (its model factory and data, or --model "
+            "and --data)."
         ),
     ],
     opt: Annotated[
@@ -63,6 +64,20 @@ def tune_command(
             help="Learning rates in each winner's sensitivity sweep [default: 25 on surfaces, 7 on nets]."
         ),
     ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(help="A recording's model factory, pkg.mod:make_model (default: the one it stored)."),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(
+            help="A recording's data, pkg.mod:loader or a .pt/.safetensors/.npz file of x and y "
+            "class indices (default: the one it stored); 75% trains, 25% tests."
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="A recording's training batch size (0: full batch).")
+    ] = 64,
     baseline: Annotated[
         list[str] | None,
         typer.Option(
@@ -95,7 +110,7 @@ def tune_command(
     baselines = {}
     for text in baseline or []:
         baselines[parse_spec(text).name] = text
-    problem = _problem(target, metric)
+    problem = _problem(target, metric, model=model, data=data, batch_size=batch_size)
     net = all(name.startswith(NET_PREFIX) for name in suite_surfaces(str(problem["target"])))
     tolerance = tolerance if tolerance is not None else (0.1 if net else 1e-3)
     sensitivity = sensitivity if sensitivity is not None else (7 if net else 25)
@@ -112,13 +127,19 @@ def tune_command(
     typer.echo(f"report: {result.run_dir.path / 'report.html'}")
 
 
-def _problem(target: str, metric: str) -> dict[str, object]:
-    """A surface target as it is, or a training YAML read into the net problem it describes (a bad
-    field reported as ``FILE:LINE: ...``)."""
+def _problem(
+    target: str, metric: str, *, model: str | None, data: str | None, batch_size: int
+) -> dict[str, object]:
+    """A surface target as it is; a training YAML read into the net problem it describes (a bad
+    field reported as ``FILE:LINE: ...``); a recording's model factory and data as a net problem."""
     from optiscope.cli_app import build_from_yaml
     from optiscope.errors import SpecError
     from optiscope.tuning.nets import NetTarget
 
+    if Path(target).is_dir():
+        return {"target": target, "net": _recording_problem(Path(target), metric, model, data, batch_size)}
+    if model is not None or data is not None:
+        raise SpecError("tune: --model and --data describe a recording; the target is not a run directory")
     if not target.endswith((".yaml", ".yml")):
         return {"target": target, "net": None}
     path = Path(target)
@@ -126,3 +147,27 @@ def _problem(target: str, metric: str) -> dict[str, object]:
         raise SpecError(f"tune: no training YAML at {target}")
     net = build_from_yaml(path, lambda **fields: NetTarget.from_training(fields, metric))  # type: ignore[arg-type]
     return {"target": net.name, "net": net}
+
+
+def _recording_problem(
+    path: Path, metric: str, model: str | None, data: str | None, batch_size: int
+) -> object:
+    """The net problem of a recording: its factory and data (or ``--model``/``--data``)."""
+    from optiscope.errors import SpecError
+    from optiscope.nets.runs import load_run
+    from optiscope.nets.user_data import load_data
+    from optiscope.tuning.nets import NetTarget, user_split
+
+    run = load_run(path, model=model)
+    factory = model or run.factory
+    source = data or run.meta.get("data")
+    if factory is None or source is None:
+        missing = " and ".join(
+            what for what, value in (("--model", factory), ("--data", source)) if value is None
+        )
+        raise SpecError(f"{path} does not say how to rebuild its model and data: pass {missing}")
+    net = NetTarget.build(
+        model_factory=factory, data_source=str(source), batch_size=batch_size, metric=metric
+    )
+    user_split(*load_data(str(source)), net.data_seed, str(source))  # refused before any folder is made
+    return net

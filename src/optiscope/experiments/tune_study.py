@@ -134,12 +134,13 @@ class TuneConfig(BaseModel):
             raise ValueError(f"optimizer given twice: {', '.join(repeated)} (one spec per optimizer)")
         return canonical
 
-    @field_validator("target")
-    @classmethod
-    def _known_target(cls, target: str) -> str:
-        for name in suite_surfaces(target):
+    @model_validator(mode="after")
+    def _known_target(self) -> TuneConfig:
+        if self.net is not None:  # the target is the net's own name (a user's model is not parsed)
+            return self
+        for name in suite_surfaces(self.target):
             NetTarget.parse(name) if name.startswith(NET_PREFIX) else get_surface(name)
-        return target
+        return self
 
     @model_validator(mode="after")
     def _spaces(self) -> TuneConfig:

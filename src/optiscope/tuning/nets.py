@@ -18,25 +18,32 @@ import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+import torch
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from torch import nn
 
 from optiscope.errors import SpecError
 from optiscope.nets.data import DATASET_NAMES, Dataset, load_dataset
 from optiscope.nets.models import MODEL_NAMES, build_model
 from optiscope.nets.trainer import TrainConfig, evaluate, train
+from optiscope.nets.user_data import DATA_SUFFIXES, is_data_source, load_data
+from optiscope.nets.user_model import build_user_model, check_data_fits
 from optiscope.optimizers import OptimizerSpec, parse_spec
 from optiscope.paths import RUN_STATUSES
 from optiscope.seeding import seed_global_streams
 from optiscope.tuning.evaluate import Scored
 from optiscope.tuning.objectives import Objective, reached_steps, score
+from optiscope.user_imports import is_import_path
 from optiscope.validated import validated
 
 __all__ = ["NET_PREFIX", "NetProblem", "NetTarget"]
 
 NET_PREFIX = "net:"
+USER_TEST_SHARE = 0.25  # of a user's own data, held out as the test set
 Metric = Literal["test_loss", "test_error"]
 # What a training run's status is called in the tuning tables (the engine's statuses).
 _STATUS = {"complete": RUN_STATUSES.index("max_steps"), "diverged": RUN_STATUSES.index("diverged")}
@@ -59,6 +66,28 @@ class NetTarget(BaseModel):
     data_seed: int = Field(default=0, ge=0, description="seed of the data split (the same for every trial)")
     metric: Metric = Field(default="test_loss", description="test_loss, or test_error (1 - accuracy)")
     device: str = "cpu"
+    model_factory: str | None = Field(
+        default=None, description="pkg.mod:make_model: the user's own model, built afresh for every seed"
+    )
+    data_source: str | None = Field(
+        default=None,
+        description="pkg.mod:loader or a tensor file of (x, y class indices): the user's data, split "
+        f"{1 - USER_TEST_SHARE:.0%} / {USER_TEST_SHARE:.0%} into train and test by data_seed",
+    )
+
+    @field_validator("model_factory")
+    @classmethod
+    def _factory_path(cls, path: str | None) -> str | None:
+        if path is not None and not is_import_path(path):
+            raise ValueError("must be an import path 'package.module:make_model'")
+        return path
+
+    @field_validator("data_source")
+    @classmethod
+    def _data_source(cls, source: str | None) -> str | None:
+        if source is not None and not is_data_source(source):
+            raise ValueError(f"must be pkg.mod:loader or a {'/'.join(DATA_SUFFIXES)} file holding x and y")
+        return source
 
     @field_validator("model")
     @classmethod
@@ -94,7 +123,13 @@ class NetTarget(BaseModel):
         """``net:MODEL/DATASET/bBATCH[/test_error]`` (``b0``: full batch): the problem's name in a
         target, a suite and the tables (:meth:`parse` reads it back, less ``limit`` and the rest)."""
         metric = "" if self.metric == "test_loss" else f"/{self.metric}"
-        return f"{NET_PREFIX}{self.model}/{self.dataset}/b{self.batch_size}{metric}"
+        model = self.model_factory or self.model  # a user's own model and data: a label, not parsed
+        dataset = (
+            Path(self.data_source).name
+            if self.data_source and not is_import_path(self.data_source)
+            else (self.data_source or self.dataset)
+        )
+        return f"{NET_PREFIX}{model}/{dataset}/b{self.batch_size}{metric}"
 
     @classmethod
     def parse(cls, name: str) -> NetTarget:
@@ -114,8 +149,34 @@ class NetTarget(BaseModel):
 
 @functools.lru_cache(maxsize=2)
 def _dataset(target: NetTarget) -> Dataset:
-    data = load_dataset(target.dataset, data_dir=target.data_dir, seed=target.data_seed, limit=target.limit)
+    if target.data_source is None:
+        data = load_dataset(
+            target.dataset, data_dir=target.data_dir, seed=target.data_seed, limit=target.limit
+        )
+    else:
+        data = user_split(*load_data(target.data_source), target.data_seed, target.data_source)
     return data.to(target.device)
+
+
+def user_split(x: torch.Tensor, y: torch.Tensor, seed: int, source: str) -> Dataset:
+    """The user's ``(x, y)`` as a train/test split: a permutation drawn from ``seed``, the last
+    :data:`USER_TEST_SHARE` of it the test set (tuning trains with cross-entropy, so ``y`` holds
+    class indices).
+
+    Raises:
+        SpecError: labels that are not class indices, or too few samples to split.
+    """
+    if y.dtype.is_floating_point or y.ndim != 1:
+        raise SpecError(f"{source}: tuning trains with cross-entropy, so y must be a 1-D tensor of class "
+                        f"indices, got {tuple(y.shape)} {y.dtype}")  # fmt: skip
+    if len(x) < 4:
+        raise SpecError(f"{source}: {len(x)} samples are too few to split into train and test")
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    cut = len(x) - max(1, round(USER_TEST_SHARE * len(x)))
+    train, test = order[:cut], order[cut:]
+    classes = int(y.max()) + 1
+    return Dataset(source, x[train], y[train].long(), x[test], y[test].long(), classes, tuple(x.shape[1:]),
+                   tuple(str(k) for k in range(classes)))  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -189,7 +250,14 @@ class NetProblem:
             epochs=epochs, max_steps=self.steps, patience=None, seed=seed, record=False, device=target.device,
         )  # fmt: skip
         seed_global_streams(seed)
-        model = build_model(target.model, data.input_shape, data.num_classes).to(target.device)
+        model = (
+            build_user_model(target.model_factory)
+            if target.model_factory
+            else build_model(target.model, data.input_shape, data.num_classes)
+        ).to(target.device)
+        if target.model_factory:
+            pair = (data.x_train[:2], data.y_train[:2])
+            check_data_fits(model, nn.CrossEntropyLoss(), pair, target.data_source or target.dataset)
         start = evaluate(model, data.x_test, data.y_test, data.num_classes)
         run = train(config, model=model, data=data)
         column = "test_loss" if target.metric == "test_loss" else "test_accuracy"
