@@ -76,6 +76,13 @@ def test_every_optimizer_has_the_same_budget_and_the_winner_is_no_worse(study: A
     adam = best.set_index("optimizer").loc["adam"]
     if adam["trial"] == -1:
         assert adam["spec"].startswith("adam:lr=0.0005")
+    # Beside a baseline, the entry's own defaults are evaluated too (on tuning and held-out seeds).
+    runs = study.run_dir.read_table("evaluations")
+    entry = runs[(runs["phase"] == "heldout_entry_default")]
+    assert set(entry["optimizer"]) == {"adam"} and len(entry) == 10
+    assert adam["entry_default_objective"] == pytest.approx(entry["objective"].mean())
+    assert len(runs[runs["phase"] == "entry_default"]) == 2  # the two tuning seeds
+    assert np.isnan(best.set_index("optimizer").loc["sgd", "entry_default_objective"])  # no baseline
     files = {path.name for path in (study.run_dir.path / "figures").iterdir()}
     assert {"leaderboard.png", "profile.png"} <= files and "paths.png" not in files
     findings = (study.run_dir.path / "findings.md").read_text()

@@ -208,6 +208,14 @@ class _Plan:
         given = self.config.baselines.get(space.optimizer)
         return space.values_of(given) if given else space.default_values()
 
+    def defaults(self, optimizer: int) -> tuple[dict[str, float], ...]:
+        """The candidates outside the budget: the baseline, then the entry's own defaults where a
+        baseline replaced them (the entry's defaults are always evaluated)."""
+        space = self.spaces[optimizer]
+        if space.optimizer in self.config.baselines:
+            return (self.baseline(optimizer), space.default_values())
+        return (space.default_values(),)
+
     @property
     def tuning_ids(self) -> tuple[int, ...]:
         return tuple(range(self.config.seeds))
@@ -273,9 +281,12 @@ def _history(
 
 def _winner(rounds: _Rounds, plan: _Plan, pair: tuple[int, int]) -> tuple[int, dict[str, float]]:
     """The best candidate over the tuning seeds: ``(trial, values)``, trial -1 for the default
-    (listed first, so it wins a tie)."""
-    default = rounds.results[_unit_id(*pair, "default")]["objective"].mean()
-    candidates = [(-1, plan.baseline(pair[1]), float(default))]
+    (or baseline; listed first, so it wins a tie), -2 for the entry's defaults beside a baseline."""
+    defaults = rounds.results[_unit_id(*pair, "default")]["objective"].mean(axis=1)
+    candidates = [
+        (-1 - index, values, float(objective))
+        for index, (values, objective) in enumerate(zip(plan.defaults(pair[1]), defaults, strict=True))
+    ]
     for trial, (values, objective) in enumerate(_history(rounds, plan, pair, len(plan.batches))):
         candidates.append((trial, values, objective))
     best = min(candidates, key=lambda candidate: candidate[2] if np.isfinite(candidate[2]) else np.inf)
@@ -299,7 +310,7 @@ def compute_tune(config: TuneConfig, run_dir: RunDir, ctx: RunContext) -> Mappin
     began = time.perf_counter()
     defaults = {
         _unit_id(*pair, "default"): ConfigsTask(
-            plan.problems[pair[0]], plan.spaces[pair[1]], (plan.baseline(pair[1]),), plan.tuning_ids
+            plan.problems[pair[0]], plan.spaces[pair[1]], plan.defaults(pair[1]), plan.tuning_ids
         )
         for pair in pairs
     }
@@ -322,7 +333,7 @@ def compute_tune(config: TuneConfig, run_dir: RunDir, ctx: RunContext) -> Mappin
     for pair, (_, values) in winners.items():
         problem, space = plan.problems[pair[0]], plan.spaces[pair[1]]
         final[_unit_id(*pair, "heldout")] = ConfigsTask(
-            problem, space, (values, plan.baseline(pair[1])), plan.heldout_ids, keep_paths=config.keep_paths
+            problem, space, (values, *plan.defaults(pair[1])), plan.heldout_ids, keep_paths=config.keep_paths
         )
         sweep = _sweep(space, values, config.sensitivity)
         if sweep:

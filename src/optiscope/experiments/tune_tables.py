@@ -124,7 +124,8 @@ def _best_row(
     default_low, default_high = bootstrap_mean_ci(default, seed=config.seed)
     success_low, success_high = wilson_interval(successes, len(tuned))
     trial, values = winner
-    tuning = results[unit_id(*pair, "default")]["objective"].mean()
+    defaults = results[unit_id(*pair, "default")]["objective"].mean(axis=1)
+    tuning = defaults[-1 - trial] if trial < 0 else np.nan
     if trial >= 0:
         number = next(k for k, trials in enumerate(tables.batches) if trial in trials)
         batch = results[unit_id(*pair, f"batch{number:04d}")]
@@ -138,8 +139,21 @@ def _best_row(
         "default_ci_low": default_low, "default_ci_high": default_high,
         "default_success_rate": default_successes / len(default),
         "tuning_objective": float(tuning),
-        "default_tuning_objective": float(results[unit_id(*pair, "default")]["objective"].mean()),
+        "default_tuning_objective": float(defaults[0]),
+        **_entry_default_columns(held, config.seed),
     }  # fmt: skip
+
+
+def _entry_default_columns(held: Arrays, seed: int) -> dict[str, float]:
+    """The entry's own defaults on the held-out seeds, beside a baseline (NaN without one)."""
+    if len(held["objective"]) < 3:
+        return {"entry_default_objective": np.nan, "entry_default_ci_low": np.nan,
+                "entry_default_ci_high": np.nan, "entry_default_success_rate": np.nan}  # fmt: skip
+    objective = held["objective"][2]
+    low, high = bootstrap_mean_ci(objective, seed=seed)
+    return {"entry_default_objective": float(objective.mean()), "entry_default_ci_low": low,
+            "entry_default_ci_high": high,
+            "entry_default_success_rate": float((held["reached"][2] >= 0).mean())}  # fmt: skip
 
 
 def _ranked(best: pd.DataFrame) -> pd.DataFrame:
@@ -243,15 +257,26 @@ def _evaluation_rows(
             rows += _run_rows(surface, optimizer, "tuning", list(trials), problem, tuning_ids, arrays)
         held = results[unit_id(p, o, "heldout")]
         rows += _run_rows(surface, optimizer, "heldout", [trial], problem, heldout, held)
-        rows += _run_rows(surface, optimizer, "heldout_default", [-1], problem, heldout, {
-            key: held[key][1:] for key in ("objective", "final_gap", "reached", "status", "n_steps")
-        })  # fmt: skip
+        keys = ("objective", "final_gap", "reached", "status", "n_steps")
+        rows += _run_rows(surface, optimizer, "heldout_default", [-1], problem, heldout,
+                          {key: held[key][1:2] for key in keys})  # fmt: skip
+        if len(held["objective"]) > 2:  # the entry's own defaults, beside a baseline
+            defaults = results[unit_id(p, o, "default")]
+            rows += _run_rows(surface, optimizer, "entry_default", [-2], problem, tuning_ids,
+                              {key: defaults[key][1:] for key in keys})  # fmt: skip
+            rows += _run_rows(surface, optimizer, "heldout_entry_default", [-2], problem, heldout,
+                              {key: held[key][2:] for key in keys})  # fmt: skip
     return rows
 
 
 def _budget_sentence(config: Any, rowwise: bool, problems: Sequence[Problem | NetProblem]) -> str:
     """How the runs were made and scored, in the study's own terms (surface or net)."""
-    default = "baseline spec (`baselines`)" if config.baselines else "default spec"
+    default = (
+        "baseline spec (`baselines`) and the entry's own defaults (`entry_default_objective`)"
+        if config.baselines
+        else "default spec"
+    )
+    candidate = "candidates" if config.baselines else "a candidate"
     engine = (
         "Every batch ran as one engine call." if rowwise else "Some optimizers ran one trial per engine call."
     )
@@ -270,7 +295,7 @@ def _budget_sentence(config: Any, rowwise: bool, problems: Sequence[Problem | Ne
             f"each a training run of {net.model} on {net.dataset} (batch size "
             f"{net.batch_size or 'full'}) for {config.steps} optimizer steps without early stopping, "
             f"from the same {config.seeds} seeds (initialisation and batch order; one data split); "
-            f"its {default} ran from the same seeds as a candidate outside the budget. Objective: "
+            f"its {default} ran from the same seeds as {candidate} outside the budget. Objective: "
             f"`{config.objective}` of the {metric} (lower is better); success: a {metric} of at most "
             f"{config.tolerance:g}. Winners and defaults were re-run on {config.heldout} held-out seeds; "
             "intervals are 95% (bootstrap for the mean, Wilson for the success rate)."
@@ -278,7 +303,7 @@ def _budget_sentence(config: Any, rowwise: bool, problems: Sequence[Problem | Ne
     return (
         f"Equal budgets: every optimizer had {config.trials} trials (TPE, batches of {config.batch}), "
         f"each run from the same {config.seeds} seeds for {config.steps} steps; its {default} ran "
-        f"from the same seeds as a candidate outside the budget. Objective: `{config.objective}` "
+        f"from the same seeds as {candidate} outside the budget. Objective: `{config.objective}` "
         f"(lower is better); success: a gap to the minimum of at most {config.tolerance:g}. Winners "
         f"and defaults were re-run on {config.heldout} held-out seeds; intervals are 95% (bootstrap "
         f"for the mean, Wilson for the success rate). {engine}"
@@ -314,8 +339,11 @@ def _findings(
     lines = [_budget_sentence(config, rowwise, tables.problems), ""]
     for surface, reference in zip(tables.surfaces, tables.references, strict=True):
         group = best[best["surface"] == surface]
-        table = group[["rank", "optimizer", "objective_mean", "ci_low", "ci_high", "success_rate",
-                       "default_objective", "default_success_rate", "spec"]]  # fmt: skip
+        columns = ["rank", "optimizer", "objective_mean", "ci_low", "ci_high", "success_rate",
+                   "default_objective", "default_success_rate", "spec"]  # fmt: skip
+        if group["entry_default_objective"].notna().any():  # baselines given: the entry's too
+            columns[-1:-1] = ["entry_default_objective"]
+        table = group[columns]
         lines += [f"### {surface}", "", f"Gap measured from {reference}.", "", markdown_table(table), ""]
         for row in group.itertuples():
             if row.indistinguishable_from:
