@@ -184,7 +184,7 @@ BAD = [
             importlib.util.find_spec("einops") is not None,
             reason="einops is installed here (curvlinops' bench extra), so the 'demo' optimizer loads",
         ),
-    ),  # fmt: skip
+    ),
     ({"optimizers": ["sgd"] * 10_001}, "optimizers"),
 ]
 
