@@ -43,17 +43,22 @@ def render_tune(run_dir: RunDir, style: Style) -> None:
         run_dir.read_table("sensitivity") if (run_dir.path / "sensitivity.parquet").is_file() else None
     )
     options, several = style.save_options(), len(surfaces) > 1
+    # The other candidate of each optimizer: its baseline spec where the study gave one.
+    defaults = {
+        name: "baseline" if name in (spec.get("baselines") or {}) else "default" for name in optimizers
+    }
     for surface_name in surfaces:
         at = best["surface"] == surface_name
         figure = leaderboard_figure(best[at], optimizers, title=surface_name, objective=spec["objective"],
-                                    default="baseline" if spec.get("baselines") else "default")  # fmt: skip
+                                    defaults=defaults)  # fmt: skip
         run_dir.save_figure(figure, _name("leaderboard", surface_name, several), **options)
         net = surface_name.startswith(NET_PREFIX)
         if not net and paths is not None:
             surface = get_surface(surface_name)
             xs, ys, zs = (array.numpy() for array in surface.grid(style.grid_resolution))
-            figure = tuned_paths_figure(xs, ys, zs, paths[paths["surface"] == surface_name], optimizers,
-                                        title=surface_name, minima=surface.minima)  # fmt: skip
+            here = paths[paths["surface"] == surface_name]
+            figure = tuned_paths_figure(xs, ys, zs, here, optimizers, title=surface_name,
+                                        minima=surface.minima, defaults=defaults)  # fmt: skip
             run_dir.save_figure(figure, _name("paths", surface_name, several), **options)
         if sensitivity is not None:
             here = sensitivity[sensitivity["surface"] == surface_name]

@@ -341,17 +341,25 @@ def _findings(
         group = best[best["surface"] == surface]
         columns = ["rank", "optimizer", "objective_mean", "ci_low", "ci_high", "success_rate",
                    "default_objective", "default_success_rate", "spec"]  # fmt: skip
-        if group["entry_default_objective"].notna().any():  # baselines given: the entry's too
+        baselines = bool(group["entry_default_objective"].notna().any())  # the entry's beside them
+        if baselines:
             columns[-1:-1] = ["entry_default_objective"]
-        table = group[columns]
+        # With baselines, the table's "default" columns hold the baseline: the headers say so.
+        shown = {"default_objective": "baseline_objective", "default_success_rate": "baseline_success_rate"}
+        table = group[columns].rename(columns=shown if baselines else {})
         lines += [f"### {surface}", "", f"Gap measured from {reference}.", "", markdown_table(table), ""]
         for row in group.itertuples():
             if row.indistinguishable_from:
                 lines.append(f"- {row.optimizer} cannot be told apart from {row.indistinguishable_from} "
                              "(their intervals overlap).")  # fmt: skip
         worse = group[group["tuning_objective"] > group["default_tuning_objective"]]
-        verdict = "no worse than its default on the tuning seeds" if worse.empty else "worse than its default"
-        lines += [f"- Every tuned optimizer is {verdict}; the default won where `trial` is -1."]
+        default = "baseline" if baselines else "default"
+        verdict = (
+            f"no worse than its {default} on the tuning seeds" if worse.empty else f"worse than its {default}"
+        )
+        won = ("the baseline won where `trial` is -1, the entry's own defaults where it is -2" if baselines
+               else "the default won where `trial` is -1")  # fmt: skip
+        lines += [f"- Every tuned optimizer is {verdict}; {won}."]
         lines += [*_sweep_beats_search(group, sensitivity), ""]
     return "\n".join(lines) + "\n"
 

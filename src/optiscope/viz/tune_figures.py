@@ -13,10 +13,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator, NullFormatter
 
 from optiscope.viz.levels import contour_levels
 from optiscope.viz.palette import colour_for, line_style_for
@@ -41,10 +43,12 @@ def _log_if_positive(axes: object, values: np.ndarray, axis: str) -> None:
 
 
 def leaderboard_figure(
-    best: pd.DataFrame, optimizers: list[str], *, title: str, objective: str, default: str = "default"
-) -> Figure:
-    """Ranked tuned vs default objectives on the held-out seeds, one row per optimizer; ``default``
-    names the other candidate (``baseline`` where the study gave its own specs)."""
+    best: pd.DataFrame, optimizers: list[str], *, title: str, objective: str,
+    defaults: Mapping[str, str] | None = None,
+) -> Figure:  # fmt: skip
+    """Ranked tuned vs default objectives on the held-out seeds, one row per optimizer; ``defaults``
+    names each optimizer's other candidate (``baseline`` where the study gave its spec)."""
+    named = defaults or {}
     ranked = best.sort_values("rank")
     colours = _colours(optimizers)
     figure = Figure(figsize=(7.5, 1.2 + 0.55 * len(ranked)), layout="constrained")
@@ -67,6 +71,7 @@ def leaderboard_figure(
             color=colour,
             capsize=3,
         )
+        default = named.get(item.optimizer, "default")
         axes.annotate(f"success {item.success_rate:.0%} ({default} {item.default_success_rate:.0%})",
                       (1.01, row), xycoords=("axes fraction", "data"), va="center", fontsize=8)  # fmt: skip
     values = ranked[["ci_low", "ci_high", "default_ci_low", "default_ci_high"]].to_numpy(dtype=float)
@@ -74,7 +79,8 @@ def leaderboard_figure(
     axes.set_yticks(rows, [f"{item.rank}. {item.optimizer}" for item in ranked.itertuples()])
     axes.set_ylim(-0.7, len(ranked) - 0.3)
     axes.set_xlabel(f"{objective} objective on held-out seeds (lower is better; 95% bootstrap CI)")
-    axes.set_title(f"{title}: tuned (filled) vs {default} (hollow)")
+    kinds = sorted({named.get(name, "default") for name in ranked["optimizer"]})
+    axes.set_title(f"{title}: tuned (filled) vs {' or '.join(kinds)} (hollow)")
     return figure
 
 
@@ -149,9 +155,10 @@ def success_map_figure(sensitivity: pd.DataFrame, optimizers: list[str], *, titl
 
 def tuned_paths_figure(
     xs: np.ndarray, ys: np.ndarray, zs: np.ndarray, paths: pd.DataFrame, optimizers: list[str], *, title: str,
-    minima: tuple[tuple[float, float], ...] = (),
+    minima: tuple[tuple[float, float], ...] = (), defaults: Mapping[str, str] | None = None,
 ) -> Figure:  # fmt: skip
-    """One panel per optimizer: the surface, the winner's paths (solid) and the default's (dashed)."""
+    """One panel per optimizer: the surface, the winner's paths (solid) and the default's (dashed;
+    ``defaults`` names it per optimizer: ``baseline`` where the study gave its spec)."""
     count = max(len(optimizers), 1)
     columns = min(count, 3)
     figure = Figure(figsize=(4.2 * columns, 3.8 * ((count + columns - 1) // columns)), layout="constrained")
@@ -167,7 +174,11 @@ def tuned_paths_figure(
             axes.plot(run["x"].iloc[0], run["y"].iloc[0], "o", color="black", markersize=3)
         for point in minima:
             axes.plot(*point, "*", color="red", markersize=9)
-        axes.set(xlim=(xs[0], xs[-1]), ylim=(ys[0], ys[-1]), title=f"{name}: tuned (solid), default (dashed)")
+        axes.set(
+            xlim=(xs[0], xs[-1]),
+            ylim=(ys[0], ys[-1]),
+            title=f"{name}: tuned (solid), {(defaults or {}).get(name, 'default')} (dashed)",
+        )
     for axes in panels[len(optimizers) :]:
         axes.set_visible(False)
     figure.suptitle(title)
@@ -183,6 +194,10 @@ def profile_figure(profile: pd.DataFrame, optimizers: list[str], *, problems: in
         colour, style, _ = line_style_for(index)
         axes.step(curve["tau"], curve["fraction"], where="post", color=colour, linestyle=style, label=name)
     axes.set_xscale("log")
+    if profile["tau"].max() < 10:  # under a decade: plain ticks (1, 1.5, 2, 3, ...), not 2x10^0
+        axes.xaxis.set_major_locator(LogLocator(subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0)))
+        axes.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        axes.xaxis.set_minor_formatter(NullFormatter())
     axes.set(xlabel="tau (times the best on each problem)", ylabel="fraction of problems", ylim=(-0.02, 1.02))
     axes.set_title(f"performance profile over {problems} problems (surface or net x held-out seed)")
     axes.legend(loc="lower right", fontsize=8)
