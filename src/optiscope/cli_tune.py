@@ -35,7 +35,12 @@ def tune_command(
     ],
     trials: Annotated[int, typer.Option(help="Trials per optimizer (the same for every one).")],
     out: Annotated[Path, typer.Option("--out", help="Run directory to write.")],
-    seeds: Annotated[int, typer.Option(help="Seeds (start point and noise) each trial runs from.")] = 5,
+    seeds: Annotated[
+        int,
+        typer.Option(
+            help="Seeds each trial runs from (start point and noise; on a net: init and batch order)."
+        ),
+    ] = 5,
     steps: Annotated[int, typer.Option(help="Optimizer steps per run (the equal budget).")] = 200,
     objective: Annotated[
         str, typer.Option(help="final (gap to the minimum), target (steps to reach it) or auc.")
@@ -81,8 +86,8 @@ def tune_command(
     baseline: Annotated[
         list[str] | None,
         typer.Option(
-            help="Run this spec as the optimizer's 'default' candidate instead of the entry's "
-            "defaults, e.g. 'adam:lr=0.0005' (repeatable, one per optimizer)."
+            help="Run this spec (e.g. a paper's setting, 'adam:lr=0.0005') as the optimizer's "
+            "baseline candidate, beside the entry's defaults (repeatable, one per optimizer)."
         ),
     ] = None,
     grad_noise: Annotated[float, typer.Option(help="Std of Gaussian noise added to every gradient.")] = 0.0,
