@@ -256,3 +256,21 @@ def test_a_recording_of_your_own_loop_is_tuned_on_its_model_and_data(
                                  "--out", "V"])  # fmt: skip
     assert result.exit_code == 2 and "class indices" in result.output, result.output
     assert not (tmp_path / "V").exists(), "refused before any folder is written"
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("net:mlp/digits", "expected net:MODEL/DATASET/bBATCH"),
+        ("net:mlp/digits/64", "expected net:MODEL/DATASET/bBATCH"),
+        ("net:resnet/digits/b64", "unknown model 'resnet'"),
+        ("net:mlp/imagenet/b64", "unknown dataset 'imagenet'"),
+        ("booth+net:mlp/digits/b64/accuracy", "metric"),
+    ],
+)
+def test_a_malformed_net_target_is_one_line_and_exit_two(tmp_path: Path, target: str, message: str) -> None:
+    result = runner.invoke(
+        app, ["tune", target, "--opt", "sgd", "--trials", "2", "--out", str(tmp_path / "T")]
+    )
+    assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "T").exists()
