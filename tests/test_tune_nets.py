@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 from typer.testing import CliRunner
 
 import optiscope
@@ -274,3 +275,16 @@ def test_a_malformed_net_target_is_one_line_and_exit_two(tmp_path: Path, target:
     )
     assert result.exit_code == 2 and message in result.output, result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "T").exists()
+
+
+def test_a_test_only_run_trains_the_same_and_evaluates_the_test_set_alone(tmp_path: Path) -> None:
+    data = load_dataset("digits", limit=200, seed=0)
+    fields = {"epochs": 2, "patience": None, "seed": 3, "record": False, "batch_size": 32}
+    config = TrainConfig.build(model="mlp", dataset="digits", limit=200, optimizer="adam:lr=0.01", **fields)
+    full, light = train(config, data=data), train(config, data=data, test_only=True)
+    pd.testing.assert_series_equal(full.metrics["test_loss"], light.metrics["test_loss"])
+    for left, right in zip(full.model.parameters(), light.model.parameters(), strict=True):
+        assert torch.equal(left, right)  # the evaluations never touch the training
+    assert light.metrics[["train_loss", "train_accuracy", "grad_norm"]].isna().all().all()
+    with pytest.raises(SpecError, match="in memory"):
+        train(config, tmp_path / "run", test_only=True)

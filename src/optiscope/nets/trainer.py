@@ -193,9 +193,12 @@ def _train_step(
 class _Session:
     """The mutable state of one training run (model, optimizer, batch order, metrics)."""
 
-    def __init__(self, config: TrainConfig, data: Dataset, model: nn.Module | None = None) -> None:
+    def __init__(
+        self, config: TrainConfig, data: Dataset, model: nn.Module | None = None, test_only: bool = False
+    ) -> None:
         seed_global_streams(config.seed)
         self.config, self.data = config, data
+        self.test_only = test_only  # evaluate the test set alone after each epoch (tuning trials)
         self.entry = get_entry(parse_spec(config.optimizer).name)
         if model is None:
             model = build_model(config.model, data.input_shape, data.num_classes)
@@ -269,8 +272,12 @@ class _Session:
 
     def _metrics(self, epoch: int, last_loss: float, seconds: float) -> dict[str, Any]:
         data = self.data
-        train = evaluate(self.model, data.x_train, data.y_train, data.num_classes)
         test = evaluate(self.model, data.x_test, data.y_test, data.num_classes)
+        if self.test_only:  # the train-set pass and the full gradient are skipped, not guessed
+            train, grad_norm = {"loss": math.nan, "accuracy": math.nan}, math.nan
+        else:
+            train = evaluate(self.model, data.x_train, data.y_train, data.num_classes)
+            grad_norm = full_gradient_norm(self.model, data.x_train, data.y_train)
         row = {
             "epoch": epoch,
             "steps": self.steps,
@@ -279,13 +286,12 @@ class _Session:
             "train_accuracy": train["accuracy"],
             "test_loss": test["loss"],
             "test_accuracy": test["accuracy"],
-            "grad_norm": full_gradient_norm(self.model, data.x_train, data.y_train),
+            "grad_norm": grad_norm,
             "seconds": seconds,
         }
         row.update({f"test_accuracy_class_{k}": value for k, value in enumerate(test["per_class"])})
-        if self.status != "diverged" and not all(
-            math.isfinite(row[key]) for key in ("train_loss", "test_loss")
-        ):
+        checked = ("test_loss",) if self.test_only else ("train_loss", "test_loss")
+        if self.status != "diverged" and not all(math.isfinite(row[key]) for key in checked):
             self.status = "diverged"
             self.stop_reason = f"the evaluated loss is not finite after epoch {epoch} (step {self.steps})"
         return row
@@ -333,6 +339,7 @@ def train(
     progress: Callable[[int, int], None] | None = None,
     model: nn.Module | None = None,
     data: Dataset | None = None,
+    test_only: bool = False,
 ) -> TrainRun:
     """Train ``config.model`` (or the user's own ``model``) on ``config.dataset`` with ``config.optimizer``.
 
@@ -344,16 +351,18 @@ def train(
     resumes from its last finished epoch, and a finished one is a cache hit. ``progress`` is
     called as ``progress(epochs done, epochs planned)`` after each epoch. ``data``, already
     loaded, replaces loading ``config.dataset`` (tuning trials share one split across seeds); it
-    is allowed only without ``out``, whose cache key names the data by ``config`` alone.
+    is allowed only without ``out``, whose cache key names the data by ``config`` alone; so is
+    ``test_only`` (after each epoch the test set alone is evaluated: the train-set columns and
+    ``grad_norm`` are NaN), which tuning trials use.
     """
-    if data is not None and out:
-        raise SpecError("train: pass data= only for a run kept in memory (without out=)")
+    if (data is not None or test_only) and out:
+        raise SpecError("train: pass data= or test_only= only for a run kept in memory (without out=)")
     spec = config.model_dump(mode="json")
     if model is not None:
         spec["model"] = f"user:{type(model).__qualname__}"
         spec["user_layout"] = [[name, list(p.shape)] for name, p in model.named_parameters()]
     if not out:
-        return train_in_run(config, None, progress=progress, model=model, data=data)
+        return train_in_run(config, None, progress=progress, model=model, data=data, test_only=test_only)
     run_dir = RunDir.open(out, kind="train", spec=spec, force=force)
     with run_dir:
         run = train_in_run(config, run_dir, progress=progress, model=model)
@@ -369,6 +378,7 @@ def train_in_run(
     progress: Callable[[int, int], None] | None = None,
     model: nn.Module | None = None,
     data: Dataset | None = None,
+    test_only: bool = False,
 ) -> TrainRun:
     """Train into an open run directory (resuming its finished epochs); the caller completes it.
 
@@ -382,7 +392,7 @@ def train_in_run(
             limit=config.limit,
         )  # fmt: skip
     data = data.to(_check_device(config.device))
-    session = _Session(config, data, model)
+    session = _Session(config, data, model, test_only=test_only)
     if run_dir is not None and run_dir.status == "complete" and (run_dir.path / FINAL_CHECKPOINT).is_file():
         return _stored_run(session, run_dir)
     recorder = _recorder(session, config)

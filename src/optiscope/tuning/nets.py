@@ -259,7 +259,7 @@ class NetProblem:
             pair = (data.x_train[:2], data.y_train[:2])
             check_data_fits(model, nn.CrossEntropyLoss(), pair, target.data_source or target.dataset)
         start = evaluate(model, data.x_test, data.y_test, data.num_classes)
-        run = train(config, model=model, data=data)
+        run = train(config, model=model, data=data, test_only=True)
         column = "test_loss" if target.metric == "test_loss" else "test_accuracy"
         values = run.metrics[column].to_numpy(dtype=np.float64)
         initial = start["loss"] if target.metric == "test_loss" else start["accuracy"]
