@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from optiscope.cli_app import app, handles_errors, progress_bar
+
+if TYPE_CHECKING:  # imported where used: the CLI starts without torch's tuning modules
+    from optiscope.tuning.nets import NetTarget
 
 __all__ = ["tune_command"]
 
@@ -115,16 +118,17 @@ def tune_command(
     baselines = {}
     for text in baseline or []:
         baselines[parse_spec(text).name] = text
-    problem = _problem(target, metric, model=model, data=data, batch_size=batch_size)
-    net = all(name.startswith(NET_PREFIX) for name in suite_surfaces(str(problem["target"])))
+    net_target = _net_target(target, metric, model=model, data=data, batch_size=batch_size)
+    target = net_target.name if net_target is not None else target
+    net = all(name.startswith(NET_PREFIX) for name in suite_surfaces(target))
     tolerance = tolerance if tolerance is not None else (0.1 if net else 1e-3)
     sensitivity = sensitivity if sensitivity is not None else (7 if net else 25)
     with progress_bar("tune (units)") as progress:
         result = tune(
-            problem["target"], opt, out=out, executor=executor, ray_address=ray_address, trials=trials,
+            target, opt, out=out, executor=executor, ray_address=ray_address, trials=trials,
             seeds=seeds, steps=steps, objective=objective, heldout=heldout, batch=batch, tolerance=tolerance,
             grad_noise=grad_noise, seed=seed, space=overrides, style={"dpi": dpi}, force=force,
-            progress=progress, sensitivity=sensitivity, baselines=baselines, net=problem.get("net"),
+            progress=progress, sensitivity=sensitivity, baselines=baselines, net=net_target,
         )  # fmt: skip
     typer.echo(result.execution.describe())
     typer.echo(leaderboard_text(result.best, "baseline" if baselines else "default"))
@@ -132,31 +136,30 @@ def tune_command(
     typer.echo(f"report: {result.run_dir.path / 'report.html'}")
 
 
-def _problem(
+def _net_target(
     target: str, metric: str, *, model: str | None, data: str | None, batch_size: int
-) -> dict[str, object]:
-    """A surface target as it is; a training YAML read into the net problem it describes (a bad
-    field reported as ``FILE:LINE: ...``); a recording's model factory and data as a net problem."""
+) -> NetTarget | None:
+    """The net problem a training YAML (a bad field reported as ``FILE:LINE: ...``) or a recording
+    (its model factory and data) describes; None for a surface, suite or ``net:`` name."""
     from optiscope.cli_app import build_from_yaml
     from optiscope.errors import SpecError
     from optiscope.tuning.nets import NetTarget
 
     if Path(target).is_dir():
-        return {"target": target, "net": _recording_problem(Path(target), metric, model, data, batch_size)}
+        return _recording_problem(Path(target), metric, model, data, batch_size)
     if model is not None or data is not None:
         raise SpecError("tune: --model and --data describe a recording; the target is not a run directory")
     if not target.endswith((".yaml", ".yml")):
-        return {"target": target, "net": None}
+        return None
     path = Path(target)
     if not path.is_file():
         raise SpecError(f"tune: no training YAML at {target}")
-    net = build_from_yaml(path, lambda **fields: NetTarget.from_training(fields, metric))  # type: ignore[arg-type]
-    return {"target": net.name, "net": net}
+    return build_from_yaml(path, lambda **fields: NetTarget.from_training(fields, metric))  # type: ignore[arg-type]
 
 
 def _recording_problem(
     path: Path, metric: str, model: str | None, data: str | None, batch_size: int
-) -> object:
+) -> NetTarget:
     """The net problem of a recording: its factory and data (or ``--model``/``--data``)."""
     from optiscope.errors import SpecError
     from optiscope.nets.runs import load_run

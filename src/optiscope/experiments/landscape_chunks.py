@@ -109,7 +109,7 @@ def evaluate_grid(
 
     for index in range(len(points)):
         if run_dir.has_unit(_unit_id(index)):
-            place(index, *run_dir.unit(_unit_id(index), _never))
+            place(index, *run_dir.reuse_unit(_unit_id(index)))
     pending = [index for index in range(len(points)) if index not in infos]
     chunks = [coords[points[index]] for index in pending]
     for position, (arrays, info) in executor.run_shared(evaluate_chunk, plane, chunks):
@@ -120,7 +120,3 @@ def evaluate_grid(
 
 def _unit_id(index: int) -> str:
     return f"grid-{index:03d}"
-
-
-def _never() -> tuple[Arrays, dict[str, Any]]:
-    raise AssertionError("a stored chunk is read back, never recomputed")

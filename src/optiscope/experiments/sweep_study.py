@@ -196,7 +196,7 @@ def _cell_results(tasks: list[CellTask], run_dir: RunDir, ctx: RunContext) -> di
     results: dict[int, CellResult] = {}
     for index in range(len(tasks)):
         if run_dir.has_unit(_unit_id(index)):
-            results[index] = CellResult.from_arrays(*run_dir.unit(_unit_id(index), _never))
+            results[index] = CellResult.from_arrays(*run_dir.reuse_unit(_unit_id(index)))
             ctx.report(len(results), len(tasks))
     pending = [index for index in range(len(tasks)) if index not in results]
     for position, result in current_executor().run(train_cell, [tasks[index] for index in pending]):
@@ -210,10 +210,6 @@ def _cell_results(tasks: list[CellTask], run_dir: RunDir, ctx: RunContext) -> di
         results[index] = result
         ctx.report(len(results), len(tasks))
     return results
-
-
-def _never() -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    raise AssertionError("a stored cell is read back, never recomputed")
 
 
 def _compute(sweep: SweepConfig, run_dir: RunDir, ctx: RunContext) -> Mapping[str, Any]:

@@ -250,7 +250,7 @@ class _Rounds:
         pending = {}
         for unit_id, task in tasks.items():
             if self.run_dir.has_unit(unit_id):
-                self.results[unit_id], _ = self.run_dir.unit(unit_id, _never)
+                self.results[unit_id], _ = self.run_dir.reuse_unit(unit_id)
                 self.ctx.report(len(self.results), self.total)
             else:
                 pending[unit_id] = task
@@ -259,10 +259,6 @@ class _Rounds:
             self.run_dir.save_unit(ids[index], arrays, {"kind": type(pending[ids[index]]).__name__})
             self.results[ids[index]] = arrays
             self.ctx.report(len(self.results), self.total)
-
-
-def _never() -> tuple[Arrays, dict[str, Any]]:
-    raise AssertionError("a stored unit is read back, never recomputed")
 
 
 def _history(

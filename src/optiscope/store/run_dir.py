@@ -218,12 +218,17 @@ class RunDir:
                 self._write_file(relpath, encode_unit(arrays, meta))
             return decode_unit(self._path / relpath)
         if self.has_unit(unit_id):
-            if unit_id not in self._manifest.setdefault("reused_units", []):
-                self._manifest["reused_units"] = sorted([*self._manifest["reused_units"], unit_id])
-                self._save()
-        else:
-            arrays, meta = compute()
-            self.save_unit(unit_id, arrays, meta)
+            return self.reuse_unit(unit_id)
+        arrays, meta = compute()
+        self.save_unit(unit_id, arrays, meta)
+        return self.load_unit(unit_id)
+
+    def reuse_unit(self, unit_id: str) -> tuple[Arrays, dict[str, Any]]:
+        """A unit a killed run stored, read back and recorded as reused (studies whose units an
+        executor computes check :meth:`has_unit` first, then save what it returns)."""
+        if unit_id not in self._manifest.setdefault("reused_units", []):
+            self._manifest["reused_units"] = sorted([*self._manifest["reused_units"], unit_id])
+            self._save()
         return self.load_unit(unit_id)
 
     def load_kept(self, unit_id: str) -> tuple[Arrays, dict[str, Any]]:
