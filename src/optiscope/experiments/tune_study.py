@@ -103,8 +103,8 @@ class TuneConfig(BaseModel):
     dtype: Literal["float32", "float64"] = "float64"
     baselines: dict[str, str] = Field(
         default_factory=dict,
-        description="per optimizer, the spec run as its 'default' (e.g. a seed's setting) instead of "
-        "the entry's defaults",
+        description="per optimizer, a spec run as its baseline candidate (e.g. a seed's setting), "
+        "beside the entry's defaults",
     )
 
     @model_serializer(mode="wrap")
@@ -202,19 +202,14 @@ class _Plan:
             references.append(reference)
         return cls(config, surfaces, tuple(problems), tuple(references), spaces)
 
-    def baseline(self, optimizer: int) -> dict[str, float]:
-        """The 'default' candidate of an optimizer: its baseline spec, or the entry's defaults."""
+    def defaults(self, optimizer: int) -> tuple[dict[str, float], ...]:
+        """The candidates outside the budget: the optimizer's baseline spec where the study gives
+        one, then the entry's own defaults (always evaluated)."""
         space = self.spaces[optimizer]
         given = self.config.baselines.get(space.optimizer)
-        return space.values_of(given) if given else space.default_values()
-
-    def defaults(self, optimizer: int) -> tuple[dict[str, float], ...]:
-        """The candidates outside the budget: the baseline, then the entry's own defaults where a
-        baseline replaced them (the entry's defaults are always evaluated)."""
-        space = self.spaces[optimizer]
-        if space.optimizer in self.config.baselines:
-            return (self.baseline(optimizer), space.default_values())
-        return (space.default_values(),)
+        return (
+            (space.default_values(),) if given is None else (space.values_of(given), space.default_values())
+        )
 
     @property
     def tuning_ids(self) -> tuple[int, ...]:
