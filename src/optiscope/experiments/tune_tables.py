@@ -400,12 +400,14 @@ def write_tables(
         budget={"trials": tables.config.trials, "seeds": tables.config.seeds, "steps": tables.config.steps},
     )
     leaders = best[best["rank"] == 1]
-    return {
-        "surfaces": len(tables.surfaces),
+    summary = {
+        "problems": len(tables.surfaces),  # surfaces and nets
         "optimizers": len(tables.spaces),
         "trials": len(trials),
         "leader": ", ".join(leaders["optimizer"])
         if len(tables.surfaces) == 1
-        else f"{len(leaders)} surfaces",
-        "rowwise": rowwise,
+        else f"{len(leaders)} problems",
     }
+    if not all(isinstance(problem, NetProblem) for problem in tables.problems):
+        summary["rowwise"] = rowwise  # one engine lane per batch: a surface's question only
+    return summary
