@@ -182,6 +182,8 @@ def test_seed000_quick_tables_figures_and_findings(demo: tuple[Path, str]) -> No
     )
     gd = pd.read_parquet(out / "17-tuned-gd" / "best.parquet")
     assert list(gd["surface"]) == ["net:mlp/digits/b0/test_error"]
+    # One optimizer has no one to be profiled against: no profile figure, the leaderboard drawn.
+    assert sorted(path.name for path in (out / "17-tuned-gd" / "figures").iterdir()) == ["leaderboard.png"]
 
 
 def test_seed001_quick_curvature_and_the_eq1_optimizer(tmp_path: Path) -> None:

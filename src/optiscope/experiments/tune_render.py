@@ -68,9 +68,10 @@ def render_tune(run_dir: RunDir, style: Style) -> None:
             if not net:
                 figure = success_map_figure(here, optimizers, title=surface_name)
                 run_dir.save_figure(figure, _name("success_map", surface_name, several), **options)
-    problems = len(surfaces) * int(spec["heldout"])
-    figure = profile_figure(run_dir.read_table("profile"), optimizers, problems=problems)
-    run_dir.save_figure(figure, "profile.png", **options)
+    if len(optimizers) > 1:  # a profile compares optimizers: one alone is 1 everywhere
+        problems = len(surfaces) * int(spec["heldout"])
+        figure = profile_figure(run_dir.read_table("profile"), optimizers, problems=problems)
+        run_dir.save_figure(figure, "profile.png", **options)
 
 
 def leaderboard_text(best: pd.DataFrame, default: str = "default") -> str:
